@@ -1,0 +1,24 @@
+using System.Diagnostics;
+
+namespace BackgroundCache;
+
+/// <summary>
+/// Names of the diagnostics that BackgroundCache emits, for OpenTelemetry set-up:
+/// <c>.AddMeter(BackgroundCacheDiagnostics.MeterName)</c> and <c>.AddSource(BackgroundCacheDiagnostics.ActivitySourceName)</c>.
+/// </summary>
+public static class BackgroundCacheDiagnostics
+{
+    /// <summary>The name of the <see cref="System.Diagnostics.Metrics.Meter"/> of the core package.</summary>
+    public const string MeterName = "BackgroundCache";
+
+    /// <summary>The name of the <see cref="System.Diagnostics.ActivitySource"/> that traces each refresh.</summary>
+    public const string ActivitySourceName = "BackgroundCache";
+
+    /// <summary>The tag that carries a cache's name on every metric and span.</summary>
+    public const string CacheNameTag = "backgroundcache.cache.name";
+
+    /// <summary>The tag that carries a refresh's outcome (<c>success</c>, <c>failure</c>, <c>timeout</c>).</summary>
+    public const string OutcomeTag = "backgroundcache.refresh.outcome";
+
+    internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+}

@@ -1,0 +1,159 @@
+using BackgroundCache;
+using BackgroundCache.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Registers refreshing caches: a background refresher per value, read through <see cref="IRefreshingCache{T}"/>.
+/// </summary>
+public static class RefreshingCacheServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the unnamed refreshing cache of <typeparamref name="T"/>, fed by a delegate that runs in its own DI scope.
+    /// Read it as <see cref="IRefreshingCache{T}"/>.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
+        this IServiceCollection services,
+        Func<IServiceProvider, CancellationToken, ValueTask<T>> fetch,
+        Action<RefreshingCacheOptions>? configure = null)
+        => services.AddRefreshingCache(Options.Options.DefaultName, fetch, configure);
+
+    /// <summary>
+    /// Registers a named refreshing cache of <typeparamref name="T"/>, fed by a delegate that runs in its own DI scope.
+    /// Read it as the keyed service <see cref="IRefreshingCache{T}"/> with key <paramref name="name"/>; its settings are the
+    /// <see cref="RefreshingCacheOptions"/> named <paramref name="name"/>.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="name">The cache's name.</param>
+    /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
+        this IServiceCollection services,
+        string name,
+        Func<IServiceProvider, CancellationToken, ValueTask<T>> fetch,
+        Action<RefreshingCacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(fetch);
+        return services.AddCacheCore<T>(
+            name,
+            sp => new DelegateCacheRefresher<T>(sp.GetRequiredService<IServiceScopeFactory>(), fetch),
+            configure);
+    }
+
+    /// <summary>
+    /// Registers the unnamed refreshing cache of <typeparamref name="T"/>, fed by a <see cref="PeriodicCacheRefresher{T}"/>
+    /// subclass built by DI. Read it as <see cref="IRefreshingCache{T}"/> (or as <typeparamref name="TRefresher"/>).
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <typeparam name="TRefresher">The refresher; its constructor dependencies come from DI.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, TRefresher>(
+        this IServiceCollection services,
+        Action<RefreshingCacheOptions>? configure = null)
+        where TRefresher : PeriodicCacheRefresher<T>
+        => services.AddRefreshingCache<T, TRefresher>(Options.Options.DefaultName, configure);
+
+    /// <summary>
+    /// Registers a named refreshing cache of <typeparamref name="T"/>, fed by a <see cref="PeriodicCacheRefresher{T}"/>
+    /// subclass built by DI. Read it as the keyed service <see cref="IRefreshingCache{T}"/> with key <paramref name="name"/>.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <typeparam name="TRefresher">The refresher; its constructor dependencies come from DI.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="name">The cache's name.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, TRefresher>(
+        this IServiceCollection services,
+        string name,
+        Action<RefreshingCacheOptions>? configure = null)
+        where TRefresher : PeriodicCacheRefresher<T>
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(name);
+        var builder = services.AddCacheCore<T>(name, sp => ActivatorUtilities.CreateInstance<TRefresher>(sp), configure);
+        if (name.Length == 0)
+        {
+            services.TryAddSingleton(sp => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+        }
+        else
+        {
+            services.TryAddKeyedSingleton(name, (sp, key) => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers everything a cache needs once per (type, name); a second call for the same cache only adds its
+    /// <paramref name="configure"/>, so calling <c>Add…</c> twice is harmless.
+    /// </summary>
+    internal static RefreshingCacheBuilder<T> AddCacheCore<T>(
+        this IServiceCollection services,
+        string name,
+        Func<IServiceProvider, PeriodicCacheRefresher<T>> createRefresher,
+        Action<RefreshingCacheOptions>? configure)
+    {
+        var optionsBuilder = services.AddOptions<RefreshingCacheOptions>(name).ValidateOnStart();
+        if (configure is not null)
+        {
+            optionsBuilder.Configure(configure);
+        }
+
+        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(CacheRegistration<T>) && Equals(d.ServiceKey, name));
+        if (existing?.KeyedImplementationInstance is CacheRegistration<T> registered)
+        {
+            return new RefreshingCacheBuilder<T>(services, registered);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new CacheMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RefreshingCacheOptions>, RefreshingCacheOptionsValidator>());
+
+        var registration = new CacheRegistration<T>(name, createRefresher);
+        services.AddKeyedSingleton(name, registration);
+        services.AddKeyedSingleton(name, (sp, _) => CreateRefresher(sp, registration));
+        services.AddKeyedSingleton<IRefreshingCache<T>>(name, (sp, key) => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
+        if (name.Length == 0)
+        {
+            services.AddSingleton<IRefreshingCache<T>>(sp => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+        }
+
+        services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+        return new RefreshingCacheBuilder<T>(services, registration);
+    }
+
+    private static PeriodicCacheRefresher<T> CreateRefresher<T>(IServiceProvider services, CacheRegistration<T> registration)
+    {
+        var refresher = registration.CreateRefresher(services);
+        var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        var observers = registration.Observers.Select(create => create(services)).ToArray();
+        refresher.Initialize(new PeriodicCacheRefresher<T>.CacheRuntime(
+            registration.Name,
+            services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>(),
+            services.GetRequiredService<TimeProvider>(),
+            loggerFactory.CreateLogger($"BackgroundCache.{typeof(T).Name}"),
+            services.GetRequiredService<CacheMetrics>(),
+            registration.ExpirySelector,
+            observers,
+            registration.Coordinator?.Invoke(services)));
+        return refresher;
+    }
+}

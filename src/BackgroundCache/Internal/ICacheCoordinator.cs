@@ -1,0 +1,30 @@
+namespace BackgroundCache.Internal;
+
+/// <summary>
+/// A seam for cluster coordination (the Redis package): it may hand the refresher a value that another instance
+/// fetched, and it decides whether this instance may call the upstream.
+/// </summary>
+internal interface ICacheCoordinator<T> : IAsyncDisposable
+{
+    /// <summary>Called once at start, before the first fetch.</summary>
+    ValueTask StartAsync(ICoordinatedCache<T> cache, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs one refresh: either calls <paramref name="fetch"/> (this instance leads) or obtains the shared value.
+    /// Returns the value and its expiry, and whether the value came from the upstream.
+    /// </summary>
+    ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, CancellationToken cancellationToken);
+}
+
+/// <summary>What a coordinator can do to the cache it serves.</summary>
+internal interface ICoordinatedCache<T>
+{
+    string Name { get; }
+
+    /// <summary>Publishes a value obtained from the shared store (not from the upstream).</summary>
+    void PublishShared(T value, DateTimeOffset? expiresAt, long version);
+
+    DateTimeOffset? GetExpiresAt(T value);
+}
+
+internal readonly record struct CoordinatedResult<T>(T Value, long? Version, bool FromUpstream);

@@ -1,0 +1,11 @@
+namespace BackgroundCache.Internal;
+
+/// <summary>
+/// A refreshing cache of <see cref="AccessToken"/> fed by an <see cref="ITokenSource"/>.
+/// </summary>
+internal sealed class TokenSourceRefresher(ITokenSource source) : PeriodicCacheRefresher<AccessToken>
+{
+    public ITokenSource Source { get; } = source;
+
+    protected override ValueTask<AccessToken> FetchAsync(CancellationToken cancellationToken) => Source.GetTokenAsync(cancellationToken);
+}
