@@ -41,6 +41,24 @@ public interface IRefreshingCache<T>
     void Invalidate(T rejectedValue);
 
     /// <summary>
+    /// Reports that the upstream rejected <paramref name="rejectedValue"/> and returns the value to use instead: the current
+    /// value if the cache has already moved on, otherwise the result of the (shared) refresh that replaces it.
+    /// </summary>
+    /// <param name="rejectedValue">The value the upstream rejected.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait; the shared refresh goes on.</param>
+    /// <returns>The replacement value.</returns>
+    async Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
+    {
+        Invalidate(rejectedValue);
+        if (TryGetValue(out var current) && !EqualityComparer<T>.Default.Equals(current, rejectedValue))
+        {
+            return current;
+        }
+
+        return await RefreshAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Gets a snapshot of the cache's state: age, next refresh, failures and the last error.
     /// </summary>
     RefreshingCacheStatus Status { get; }

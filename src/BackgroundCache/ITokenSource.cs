@@ -16,3 +16,18 @@ public interface ITokenSource
     /// <returns>The token and its expiry.</returns>
     ValueTask<AccessToken> GetTokenAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A token source that wants to know which token was rejected when it is asked for a replacement, e.g. a client of a
+/// central token hub, which forwards the rejection so the hub refreshes once for everybody.
+/// </summary>
+public interface IRejectionAwareTokenSource : ITokenSource
+{
+    /// <summary>
+    /// Fetches a token to replace <paramref name="rejectedToken"/>, which an upstream API refused.
+    /// </summary>
+    /// <param name="rejectedToken">The token that was refused.</param>
+    /// <param name="cancellationToken">Cancelled when the fetch times out or the host stops.</param>
+    /// <returns>The replacement token and its expiry.</returns>
+    ValueTask<AccessToken> GetReplacementTokenAsync(AccessToken rejectedToken, CancellationToken cancellationToken);
+}

@@ -38,6 +38,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     private CacheRuntime? _runtime;
     private TaskCompletionSource<T>? _pending;
     private TaskCompletionSource<T>? _inflight;
+    private CacheSnapshot<T>? _pendingRejected;
     private ITimer? _retireTimer;
     private long _version;
     private int _consecutiveFailures;
@@ -129,7 +130,37 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             }
 
             CreatePendingLocked();
+            _pendingRejected = snapshot;
         }
+    }
+
+    /// <inheritdoc />
+    public Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
+    {
+        TaskCompletionSource<T> request;
+        lock (_gate)
+        {
+            var snapshot = _current;
+            if (snapshot is not null && !EqualityComparer<T>.Default.Equals(snapshot.Value, rejectedValue))
+            {
+                return Task.FromResult(snapshot.Value); // The cache has already moved on.
+            }
+
+            if (_stopped)
+            {
+                return Task.FromException<T>(new CacheValueUnavailableException(Name, $"Cache '{Name}' has stopped.", _lastError));
+            }
+
+            if (_inflight is null && _pending is null)
+            {
+                CreatePendingLocked();
+                _pendingRejected = snapshot;
+            }
+
+            request = _inflight ?? _pending!;
+        }
+
+        return request.Task.WaitAsync(cancellationToken);
     }
 
     /// <inheritdoc />
@@ -189,6 +220,15 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     /// <param name="cancellationToken">Cancelled when <see cref="RefreshingCacheOptions.FetchTimeout"/> passes or the host stops.</param>
     /// <returns>The new value.</returns>
     protected abstract ValueTask<T> FetchAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Fetches a value to replace <paramref name="rejectedValue"/>, after <see cref="Invalidate(T)"/> reported that the
+    /// upstream refused it. The default calls <see cref="FetchAsync(CancellationToken)"/>.
+    /// </summary>
+    /// <param name="rejectedValue">The value that was refused; still the current value.</param>
+    /// <param name="cancellationToken">Cancelled when <see cref="RefreshingCacheOptions.FetchTimeout"/> passes or the host stops.</param>
+    /// <returns>The new value.</returns>
+    protected virtual ValueTask<T> FetchReplacementAsync(T rejectedValue, CancellationToken cancellationToken) => FetchAsync(cancellationToken);
 
     /// <summary>
     /// Gets when <paramref name="value"/> expires, which drives the schedule (refresh
@@ -357,9 +397,12 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         var now = runtime.Time.GetUtcNow();
 
         TaskCompletionSource<T> request;
+        CacheSnapshot<T>? rejected;
         lock (_gate)
         {
             request = _pending ?? new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+            rejected = _pending is not null && ReferenceEquals(_pendingRejected, _current) ? _pendingRejected : null;
+            _pendingRejected = null;
             _pending = null;
             _inflight = request;
             _wake.Reader.TryRead(out _);
@@ -382,7 +425,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         var started = runtime.Time.GetTimestamp();
         try
         {
-            var (value, version) = await FetchOnceAsync(runtime, options, requested, stoppingToken).ConfigureAwait(false);
+            var (value, version) = await FetchOnceAsync(runtime, options, requested, rejected, stoppingToken).ConfigureAwait(false);
             var duration = runtime.Time.GetElapsedTime(started);
             now = runtime.Time.GetUtcNow();
             var expiresAt = GetExpiresAt(value);
@@ -448,23 +491,23 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         }
     }
 
-    private async ValueTask<(T Value, long? Version)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CancellationToken stoppingToken)
+    private async ValueTask<(T Value, long? Version)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CacheSnapshot<T>? rejected, CancellationToken stoppingToken)
     {
         // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
         using var timeout = new CancellationTokenSource(options.FetchTimeout, runtime.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
         try
         {
+            Func<CancellationToken, ValueTask<T>> fetch = rejected is null ? FetchAsync : ct => FetchReplacementAsync(rejected.Value, ct);
             if (runtime.Coordinator is { } coordinator)
             {
-                var rejected = forced && _current is { } current ? current.Value : default;
-                var result = await coordinator.RefreshAsync(FetchAsync, forced, rejected, linked.Token)
+                var result = await coordinator.RefreshAsync(fetch, forced, rejected is null ? default : rejected.Value, linked.Token)
                     .AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
                 return (result.Value, result.Version);
             }
 
             // WaitAsync abandons a fetch that ignores its token.
-            var value = await FetchAsync(linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
+            var value = await fetch(linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
             return (value, null);
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)

@@ -42,6 +42,10 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
         var result = status.State switch
         {
             RefreshingCacheState.Fresh => HealthCheckResult.Healthy($"Cache '{name}' is fresh.", data),
+            RefreshingCacheState.Stale when status.LastError is IRefreshRetryAdvice { IsTransient: false } => new HealthCheckResult(
+                context.Registration.FailureStatus,
+                $"Cache '{name}' serves its last good value, but the upstream reports a problem that retries will not fix: {lastError}",
+                data: data),
             RefreshingCacheState.Stale => HealthCheckResult.Degraded(
                 $"Cache '{name}' serves its last good value; {status.ConsecutiveFailures} refreshes in a row failed: {lastError}", data: data),
             RefreshingCacheState.Loading => new HealthCheckResult(context.Registration.FailureStatus, $"Cache '{name}' has not loaded yet.", data: data),

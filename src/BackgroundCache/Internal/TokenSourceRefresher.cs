@@ -8,4 +8,9 @@ internal sealed class TokenSourceRefresher(ITokenSource source) : PeriodicCacheR
     public ITokenSource Source { get; } = source;
 
     protected override ValueTask<AccessToken> FetchAsync(CancellationToken cancellationToken) => Source.GetTokenAsync(cancellationToken);
+
+    protected override ValueTask<AccessToken> FetchReplacementAsync(AccessToken rejectedValue, CancellationToken cancellationToken) =>
+        Source is IRejectionAwareTokenSource aware
+            ? aware.GetReplacementTokenAsync(rejectedValue, cancellationToken)
+            : Source.GetTokenAsync(cancellationToken);
 }

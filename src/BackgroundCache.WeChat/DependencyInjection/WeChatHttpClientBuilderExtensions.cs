@@ -1,0 +1,29 @@
+using BackgroundCache;
+using BackgroundCache.WeChat.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Attaches a cached WeChat access token to the requests of an <see cref="HttpClient"/> built by <see cref="IHttpClientFactory"/>.
+/// </summary>
+public static class WeChatHttpClientBuilderExtensions
+{
+    /// <summary>
+    /// Adds a handler that puts the current token of the token cache <paramref name="name"/> into each request's
+    /// <c>access_token</c> query parameter; when WeChat answers 40001, 40014 or 42001, it invalidates that token (one
+    /// refresh however many requests failed) and retries the request once with the new token.
+    /// </summary>
+    /// <param name="builder">The HTTP client builder.</param>
+    /// <param name="name">The token cache's name (from <c>AddWeChatAccessToken</c> or <c>AddTokenHubAccessToken</c>).</param>
+    /// <returns>The <see cref="IHttpClientBuilder"/> so that additional calls can be chained.</returns>
+    public static IHttpClientBuilder AddWeChatAccessTokenHandler(this IHttpClientBuilder builder, string name)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(name);
+        return builder.AddHttpMessageHandler(sp => new WeChatAccessTokenHandler(
+            sp.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(name),
+            name,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeChat")));
+    }
+}

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging;
+
+namespace BackgroundCache.WeChat.Internal;
+
+/// <summary>
+/// Adds the current access token as the <c>access_token</c> query parameter; when WeChat answers that the token is
+/// invalid or expired (40001, 40014, 42001), invalidates that token (coalesced with every other caller) and retries once.
+/// </summary>
+internal sealed class WeChatAccessTokenHandler(IRefreshingCache<AccessToken> cache, string cacheName, ILogger logger) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var uri = request.RequestUri ?? throw new InvalidOperationException("The request has no URI.");
+        var token = await cache.GetAsync(cancellationToken).ConfigureAwait(false);
+        request.RequestUri = WithToken(uri, token.Value);
+        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+
+        var code = await PeekTokenRejectionAsync(response, cancellationToken).ConfigureAwait(false);
+        if (code == 0)
+        {
+            return response;
+        }
+
+        var replacement = await cache.InvalidateAsync(token, cancellationToken).ConfigureAwait(false);
+        if (replacement.Equals(token))
+        {
+            return response; // Nothing better to try; the source has logged why.
+        }
+
+        Log.TokenRejected(logger, cacheName, token.Fingerprint, code, replacement.Fingerprint);
+        response.Dispose();
+        request.RequestUri = WithToken(uri, replacement.Value);
+        return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static Uri WithToken(Uri uri, string token)
+    {
+        var builder = new UriBuilder(uri);
+        var query = builder.Query.TrimStart('?');
+        var kept = query.Length == 0
+            ? []
+            : query.Split('&').Where(p => p.Length > 0 && !p.StartsWith("access_token=", StringComparison.Ordinal) && p != "access_token");
+        builder.Query = string.Join('&', kept.Append("access_token=" + Uri.EscapeDataString(token)));
+        return builder.Uri;
+    }
+
+    private static async Task<int> PeekTokenRejectionAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength is > WeChatJson.MaxBodyBytes)
+        {
+            return 0;
+        }
+
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        if (mediaType is not null && !mediaType.Contains("json", StringComparison.OrdinalIgnoreCase) && !mediaType.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase))
+        {
+            return 0;
+        }
+
+        // Buffering keeps the body readable for the caller.
+        await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var code = WeChatJson.PeekErrorCode(body);
+        return WeChatErrors.IsTokenRejection(code) ? code : 0;
+    }
+}

@@ -1,0 +1,64 @@
+using BackgroundCache.WeChat;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.WeChat.Internal;
+
+/// <summary>
+/// Fetches the JS-SDK ticket with the app's current access token; a rejected token is invalidated and the attempt fails
+/// transiently, so the retry uses the new token.
+/// </summary>
+internal static class WeChatJsApiTicketFetcher
+{
+    public static async ValueTask<WeChatJsApiTicket> FetchAsync(IServiceProvider services, string name, CancellationToken cancellationToken)
+    {
+        var tokens = services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(name);
+        var options = services.GetRequiredService<IOptionsMonitor<WeChatOptions>>().Get(name);
+        var time = services.GetRequiredService<TimeProvider>();
+        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient(WeChatAccessTokenSource.HttpClientName);
+
+        var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+        var started = time.GetUtcNow();
+        var uri = new Uri(options.BaseAddress, $"cgi-bin/ticket/getticket?access_token={Uri.EscapeDataString(token.Value)}&type=jsapi");
+        (System.Net.HttpStatusCode Status, string? MediaType, byte[] Body) answer;
+        try
+        {
+            using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            answer = await WeChatJson.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw WeChatErrors.Unreachable(options.AppId, ex);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw WeChatErrors.InvalidResponse(options.AppId, "an answer larger than 64 KiB", null, ex);
+        }
+
+        if ((int)answer.Status is < 200 or > 299)
+        {
+            throw WeChatErrors.HttpFailure(options.AppId, answer.Status, WeChatJson.DescribeBody(answer.MediaType, answer.Body));
+        }
+
+        using var document = WeChatJson.TryParse(answer.Body)
+            ?? throw WeChatErrors.InvalidResponse(options.AppId, $"{WeChatJson.DescribeBody(answer.MediaType, answer.Body)} that is not a JSON object", answer.Status);
+        var (code, message) = WeChatJson.GetError(document.RootElement);
+        if (code != 0)
+        {
+            if (WeChatErrors.IsTokenRejection(code))
+            {
+                tokens.Invalidate(token);
+                var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeChat");
+                Log.TicketTokenRejected(logger, name, token.Fingerprint, code);
+            }
+
+            throw WeChatErrors.FromErrorCode(code, message, options.AppId, time);
+        }
+
+        var (value, expiresIn, problem) = WeChatJson.ReadSecret(document.RootElement, "ticket");
+        return value is null
+            ? throw WeChatErrors.InvalidResponse(options.AppId, $"a ticket answer with {problem}", answer.Status)
+            : new WeChatJsApiTicket(value, started.AddSeconds(expiresIn));
+    }
+}

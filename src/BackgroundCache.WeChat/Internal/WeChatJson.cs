@@ -1,0 +1,148 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace BackgroundCache.WeChat.Internal;
+
+/// <summary>
+/// Reads WeChat answers defensively: bounded size, JSON or not, errcode first.
+/// </summary>
+internal static class WeChatJson
+{
+    /// <summary>Longest answer read; a token answer is a few hundred bytes.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>WeChat says tokens are at most 512 characters.</summary>
+    public const int MaxTokenLength = 512;
+
+    /// <summary>WeChat documents at most 7200 s; anything beyond a day is nonsense.</summary>
+    public const long MaxExpiresInSeconds = 86_400;
+
+    public static async Task<(HttpStatusCode Status, string? MediaType, byte[] Body)> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[8192];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > MaxBodyBytes)
+                {
+                    throw new InvalidDataException($"The answer is larger than {MaxBodyBytes} bytes.");
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, buffer.ToArray());
+        }
+    }
+
+    public static string DescribeBody(string? mediaType, byte[] body)
+    {
+        if (body.Length == 0)
+        {
+            return "an empty body";
+        }
+
+        var start = Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 64)).TrimStart();
+        if (start.StartsWith('<') || (mediaType?.Contains("html", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return "an HTML page";
+        }
+
+        return $"a {mediaType ?? "body"} of {body.Length} bytes";
+    }
+
+    /// <summary>Parses a JSON object, or returns null when the body is not one.</summary>
+    public static JsonDocument? TryParse(byte[] body)
+    {
+        try
+        {
+            var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                return document;
+            }
+
+            document.Dispose();
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>WeChat omits errcode on success for tokens; treats missing as 0.</summary>
+    public static (int Code, string Message) GetError(JsonElement root)
+    {
+        var code = root.TryGetProperty("errcode", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var c) ? c : 0;
+        var message = root.TryGetProperty("errmsg", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() ?? string.Empty : string.Empty;
+        return (code, message);
+    }
+
+    /// <summary>Reads errcode from a small JSON answer without failing on anything else.</summary>
+    public static int PeekErrorCode(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return 0;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isCode = reader.ValueTextEquals("errcode"u8);
+                if (!reader.Read())
+                {
+                    return 0;
+                }
+
+                if (isCode)
+                {
+                    return reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var code) ? code : 0;
+                }
+
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+            return 0;
+        }
+
+        return 0;
+    }
+
+    /// <summary>Reads <c>{"access_token"|"ticket": "...", "expires_in": n}</c>; null with a problem when invalid.</summary>
+    public static (string? Value, long ExpiresIn, string? Problem) ReadSecret(JsonElement root, string valueProperty)
+    {
+        if (!root.TryGetProperty(valueProperty, out var value) || value.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(value.GetString()))
+        {
+            return (null, 0, $"no {valueProperty}");
+        }
+
+        var text = value.GetString()!;
+        if (text.Length > MaxTokenLength)
+        {
+            return (null, 0, $"a {valueProperty} longer than {MaxTokenLength} characters");
+        }
+
+        if (!root.TryGetProperty("expires_in", out var expires) || expires.ValueKind != JsonValueKind.Number || !expires.TryGetInt64(out var seconds))
+        {
+            return (null, 0, "no numeric expires_in");
+        }
+
+        if (seconds <= 0 || seconds > MaxExpiresInSeconds)
+        {
+            return (null, 0, $"expires_in {seconds} outside 1..{MaxExpiresInSeconds}");
+        }
+
+        return (text, seconds, null);
+    }
+}

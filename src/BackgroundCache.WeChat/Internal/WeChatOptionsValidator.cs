@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.WeChat.Internal;
+
+/// <summary>Validates <see cref="WeChatOptions"/> at host start; messages name the setting and the app.</summary>
+internal sealed class WeChatOptionsValidator : IValidateOptions<WeChatOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WeChatOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var app = string.IsNullOrEmpty(name) ? "(default)" : name;
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.AppId))
+        {
+            failures.Add($"WeChatOptions.AppId is required (WeChat app '{app}').");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.AppSecret))
+        {
+            failures.Add($"WeChatOptions.AppSecret is required (WeChat app '{app}'); keep it in user secrets or an environment variable, never in source.");
+        }
+
+        if (options.BaseAddress is null || !options.BaseAddress.IsAbsoluteUri || (options.BaseAddress.Scheme != Uri.UriSchemeHttps && options.BaseAddress.Scheme != Uri.UriSchemeHttp))
+        {
+            failures.Add($"WeChatOptions.BaseAddress must be an absolute http(s) address (WeChat app '{app}').");
+        }
+
+        if (!Enum.IsDefined(options.Mode))
+        {
+            failures.Add($"WeChatOptions.Mode must be StableToken or Token (WeChat app '{app}').");
+        }
+
+        if (options.FetchBreakerThreshold < 2)
+        {
+            failures.Add($"WeChatOptions.FetchBreakerThreshold must be at least 2 (WeChat app '{app}').");
+        }
+
+        if (options.FetchBreakerWindow <= TimeSpan.Zero || options.FetchBreakerDuration <= TimeSpan.Zero)
+        {
+            failures.Add($"WeChatOptions.FetchBreakerWindow and FetchBreakerDuration must be greater than zero (WeChat app '{app}').");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

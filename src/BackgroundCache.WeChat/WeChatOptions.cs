@@ -1,0 +1,43 @@
+namespace BackgroundCache.WeChat;
+
+/// <summary>
+/// Settings of one WeChat Official Account (app) whose access token a cache keeps fresh. Named options: the name is the
+/// token cache's name. Bindable from configuration; validated when the host starts.
+/// </summary>
+public sealed class WeChatOptions
+{
+    /// <summary>The public API's address.</summary>
+    public static readonly Uri DefaultBaseAddress = new("https://api.weixin.qq.com/");
+
+    /// <summary>Gets or sets the app's AppId. Required.</summary>
+    public string AppId { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets the app's AppSecret. Required; never logged, never stored in a shared cache.</summary>
+    public string AppSecret { get; set; } = string.Empty;
+
+    /// <summary>
+    /// Gets or sets the API's base address (alternates: <c>api2.</c> for disaster recovery, <c>sh.</c>/<c>sz.</c>/<c>hk.</c>
+    /// regional, or a local emulator).
+    /// </summary>
+    /// <value>The default is <c>https://api.weixin.qq.com/</c>.</value>
+    public Uri BaseAddress { get; set; } = DefaultBaseAddress;
+
+    /// <summary>Gets or sets which endpoint issues the token.</summary>
+    /// <value>The default is <see cref="WeChatTokenMode.StableToken"/>.</value>
+    public WeChatTokenMode Mode { get; set; } = WeChatTokenMode.StableToken;
+
+    /// <summary>
+    /// Gets or sets how many token fetches within <see cref="FetchBreakerWindow"/> open the breaker: a burst of fetches
+    /// means repeated invalidations (a token WeChat keeps rejecting), and calling again would only burn quota.
+    /// </summary>
+    /// <value>The default is 6.</value>
+    public int FetchBreakerThreshold { get; set; } = 6;
+
+    /// <summary>Gets or sets the window in which <see cref="FetchBreakerThreshold"/> fetches open the breaker.</summary>
+    /// <value>The default is 10 minutes.</value>
+    public TimeSpan FetchBreakerWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Gets or sets how long an open breaker refuses fetches (the last token keeps being served).</summary>
+    /// <value>The default is 5 minutes.</value>
+    public TimeSpan FetchBreakerDuration { get; set; } = TimeSpan.FromMinutes(5);
+}

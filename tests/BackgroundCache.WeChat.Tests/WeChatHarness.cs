@@ -1,0 +1,134 @@
+using BackgroundCache.WeChat.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BackgroundCache.WeChat.Tests;
+
+/// <summary>
+/// One emulator and one host sharing a <see cref="FakeTimeProvider"/>; the host registers the WeChat token of app "demo".
+/// </summary>
+internal sealed class WeChatHarness : IAsyncDisposable
+{
+    public const string AppId = "wx0123456789abcdef";
+    public const string AppSecret = "s3cr3t-0f-the-app-do-not-print-me";
+    public const string Name = "demo";
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
+    private readonly SemaphoreSlim _idle = new(0);
+
+    private WeChatHarness(WeChatEmulator emulator, IHost host, FakeTimeProvider time)
+    {
+        Emulator = emulator;
+        Host = host;
+        Time = time;
+        Refresher = host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(Name);
+        Refresher.OnIdle = () => _idle.Release();
+        Cache = host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(Name);
+    }
+
+    public WeChatEmulator Emulator { get; }
+
+    public IHost Host { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public PeriodicCacheRefresher<AccessToken> Refresher { get; }
+
+    public IRefreshingCache<AccessToken> Cache { get; }
+
+    public FakeLogCollector Logs => Host.Services.GetFakeLogCollector();
+
+    public static async Task<WeChatHarness> StartAsync(
+        WeChatTokenMode mode = WeChatTokenMode.StableToken,
+        Action<RefreshingCacheOptions>? cacheOptions = null,
+        Action<WeChatEmulatorOptions>? emulatorOptions = null,
+        Action<IServiceCollection>? services = null,
+        Action<RefreshingCacheBuilder<AccessToken>>? build = null,
+        bool start = true)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 0, 0, 0, TimeSpan.Zero));
+        var options = new WeChatEmulatorOptions { TimeProvider = time };
+        options.Apps[AppId] = AppSecret;
+        emulatorOptions?.Invoke(options);
+        var emulator = await WeChatEmulator.StartAsync(options);
+
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        var cache = builder.Services.AddWeChatAccessToken(Name, o =>
+        {
+            o.AppId = AppId;
+            o.AppSecret = AppSecret;
+            o.BaseAddress = emulator.BaseAddress;
+            o.Mode = mode;
+        });
+        if (cacheOptions is not null)
+        {
+            builder.Services.Configure(Name, cacheOptions);
+        }
+
+        build?.Invoke(cache);
+        services?.Invoke(builder.Services);
+        var host = builder.Build();
+        var harness = new WeChatHarness(emulator, host, time);
+        if (start)
+        {
+            await host.StartAsync();
+        }
+
+        return harness;
+    }
+
+    public async Task WaitIdleAsync()
+    {
+        if (!await _idle.WaitAsync(Guard))
+        {
+            throw new TimeoutException("The refresher never reached its wait.");
+        }
+    }
+
+    public async Task<TimeSpan> AdvanceToNextRefreshAsync()
+    {
+        var next = Cache.Status.NextRefreshAt ?? throw new InvalidOperationException("No refresh is scheduled.");
+        var step = next - Time.GetUtcNow();
+        Time.Advance(step);
+        await WaitIdleAsync();
+        return step;
+    }
+
+    /// <summary>Advances the clock by <paramref name="step"/>, letting every refresh due on the way run to completion.</summary>
+    public async Task AdvanceAsync(TimeSpan step)
+    {
+        var target = Time.GetUtcNow() + step;
+        while (Cache.Status.NextRefreshAt is { } next && next <= target)
+        {
+            Time.Advance(next - Time.GetUtcNow());
+            await WaitIdleAsync();
+        }
+
+        Time.Advance(target - Time.GetUtcNow());
+    }
+
+    /// <summary>Waits (on a real signal, no sleeping) until the emulator has received <paramref name="calls"/> token calls.</summary>
+    public async Task WaitForTokenCallsAsync(int calls)
+    {
+        using var cts = new CancellationTokenSource(Guard);
+        while (Emulator.TokenCalls < calls)
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(Guard);
+        await Host.StopAsync(cts.Token);
+        Host.Dispose();
+        await Emulator.DisposeAsync();
+        _idle.Dispose();
+    }
+}
