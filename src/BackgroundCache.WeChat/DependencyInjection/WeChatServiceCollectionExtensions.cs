@@ -103,7 +103,17 @@ public static class WeChatServiceCollectionExtensions
         services.AddHttpClient(WeChatAccessTokenSource.HttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<IConfigureOptions<RefreshingCacheOptions>>(sp => new ConfigureNamedOptions<RefreshingCacheOptions>(name, o =>
         {
-            if (sp.GetRequiredService<IOptionsMonitor<WeChatOptions>>().Get(name).Mode == WeChatTokenMode.StableToken)
+            WeChatTokenMode mode;
+            try
+            {
+                mode = sp.GetRequiredService<IOptionsMonitor<WeChatOptions>>().Get(name).Mode;
+            }
+            catch (OptionsValidationException)
+            {
+                return; // Reported by the WeChatOptions validation at start, naming the setting.
+            }
+
+            if (mode == WeChatTokenMode.StableToken)
             {
                 o.RefreshBeforeExpiry = StableRefreshBeforeExpiry;
             }
