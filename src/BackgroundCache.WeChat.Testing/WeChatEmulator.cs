@@ -85,7 +85,7 @@ public sealed class WeChatEmulator : IAsyncDisposable
         options ??= new WeChatEmulatorOptions();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, options.Port));
         var app = builder.Build();
         var emulator = new WeChatEmulator(app, options);
         emulator.Map(app);

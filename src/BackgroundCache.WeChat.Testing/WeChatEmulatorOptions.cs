@@ -10,6 +10,10 @@ public sealed class WeChatEmulatorOptions
     /// <value>The default is <see cref="System.TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>Gets or sets the loopback port to listen on; 0 picks a free port.</summary>
+    /// <value>The default is 0.</value>
+    public int Port { get; set; }
+
     /// <summary>Gets the registered apps: AppId to AppSecret.</summary>
     public IDictionary<string, string> Apps { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
 

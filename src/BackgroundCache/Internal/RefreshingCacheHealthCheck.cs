@@ -38,7 +38,7 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
             data["lastError"] = lastError;
         }
 
-        var name = string.IsNullOrEmpty(status.Name) ? typeof(T).Name : status.Name;
+        var name = string.IsNullOrEmpty(status.Name) ? typeof(T).Name : $"{status.Name}:{typeof(T).Name}";
         var result = status.State switch
         {
             RefreshingCacheState.Fresh => HealthCheckResult.Healthy($"Cache '{name}' is fresh.", data),
