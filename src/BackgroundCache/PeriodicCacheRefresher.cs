@@ -47,6 +47,8 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     private DateTimeOffset? _nextRefreshAt;
     private DateTimeOffset? _blockedUntil;
     private DateTimeOffset? _startedAt;
+    private DateTimeOffset? _rescheduledDue;
+    private volatile bool _waiting;
     private bool _stopped;
 
     /// <summary>
@@ -71,6 +73,9 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
     /// <summary>Test hook: called each time the loop starts waiting (after its timer exists).</summary>
     internal Action? OnIdle { get; set; }
+
+    /// <summary>Gets a value indicating whether the loop is waiting for its next due time or a request.</summary>
+    internal bool IsWaiting => _waiting;
 
     private CacheRuntime Runtime => _runtime ?? throw new InvalidOperationException(
         $"{GetType().Name} is not configured. Register it with services.AddRefreshingCache<{typeof(T).Name}, {GetType().Name}>() instead of constructing or registering it directly.");
@@ -196,6 +201,16 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     }
 
     /// <inheritdoc />
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_runtime?.Coordinator is { } coordinator)
+        {
+            await coordinator.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
     public override void Dispose()
     {
         lock (_gate)
@@ -205,10 +220,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         }
 
         _runtime?.Metrics.Unregister(this);
-        if (_runtime?.Coordinator is IDisposable disposable)
-        {
-            disposable.Dispose();
-        }
+        _runtime?.Coordinator?.Dispose();
 
         base.Dispose();
         GC.SuppressFinalize(this);
@@ -250,22 +262,46 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
     DateTimeOffset? ICoordinatedCache<T>.GetExpiresAt(T value) => GetExpiresAt(value);
 
+    RefreshingCacheOptions ICoordinatedCache<T>.Options => Runtime.Options.Get(Runtime.Name);
+
+    void ICoordinatedCache<T>.RequestRefresh()
+    {
+        lock (_gate)
+        {
+            if (!_stopped && _inflight is null && _pending is null)
+            {
+                CreatePendingLocked();
+            }
+        }
+    }
+
     void ICoordinatedCache<T>.PublishShared(T value, DateTimeOffset? expiresAt, long version)
     {
-        var snapshot = _current;
-        if (snapshot is not null && snapshot.Version >= version)
+        var now = Runtime.Time.GetUtcNow();
+        if (expiresAt is { } e && e <= now)
         {
-            return;
+            return; // Never adopt an expired value.
         }
 
-        Publish(value, expiresAt, version, Runtime.Time.GetUtcNow());
+        Publish(value, expiresAt, version, now);
+
+        // Another instance refreshed: the next refresh follows the new value's schedule.
+        var due = now + ScheduleAfterSuccess(Runtime.Options.Get(Runtime.Name), expiresAt, now);
+        lock (_gate)
+        {
+            _rescheduledDue = due;
+            _wake.Writer.TryWrite(true);
+        }
     }
 
     /// <inheritdoc />
     protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var runtime = Runtime;
-        var due = runtime.Time.GetUtcNow();
+        var now = runtime.Time.GetUtcNow();
+
+        // A value adopted at start (a coordinator's shared value) is not fetched again: refresh on its schedule.
+        var due = _current is { } adopted ? now + ScheduleAfterSuccess(runtime.Options.Get(runtime.Name), adopted.ExpiresAt, now) : now;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -360,6 +396,15 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
                 return true;
             }
 
+            lock (_gate)
+            {
+                if (_rescheduledDue is { } rescheduled)
+                {
+                    due = rescheduled;
+                    _rescheduledDue = null;
+                }
+            }
+
             var delay = due - runtime.Time.GetUtcNow();
             if (delay <= TimeSpan.Zero)
             {
@@ -369,6 +414,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             SetNextRefresh(due);
             using var timer = new CancellationTokenSource(delay < MaxTimerDelay ? delay : MaxTimerDelay, runtime.Time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
+            _waiting = true;
             OnIdle?.Invoke();
             try
             {
@@ -377,6 +423,10 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             catch (OperationCanceledException) when (timer.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
             {
                 // The timer fired; the loop re-checks whether the refresh is due.
+            }
+            finally
+            {
+                _waiting = false;
             }
         }
     }
@@ -524,6 +574,16 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         DateTimeOffset? retireAt;
         lock (_gate)
         {
+            if (version is { } same && _current is { } existing && existing.Version == same)
+            {
+                // The same shared version again (a notification and a refresh both delivered it).
+                _consecutiveFailures = 0;
+                _lastError = null;
+                _blockedUntil = null;
+                UpdateStatusLocked();
+                return existing;
+            }
+
             _version = version is { } v && v > _version ? v : _version + 1;
             snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version);
             _current = snapshot;

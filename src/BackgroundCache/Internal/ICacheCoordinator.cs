@@ -4,10 +4,13 @@ namespace BackgroundCache.Internal;
 /// A seam for cluster coordination (the Redis package): it may hand the refresher a value that another instance
 /// fetched, and it decides whether this instance may call the upstream.
 /// </summary>
-internal interface ICacheCoordinator<T> : IAsyncDisposable
+internal interface ICacheCoordinator<T> : IDisposable
 {
-    /// <summary>Called once at start, before the first fetch.</summary>
+    /// <summary>Called once at start, before the first fetch; may publish a shared value.</summary>
     ValueTask StartAsync(ICoordinatedCache<T> cache, CancellationToken cancellationToken);
+
+    /// <summary>Called once at stop, after the refresher's loop ended (releases what it holds).</summary>
+    ValueTask StopAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Runs one refresh: either calls <paramref name="fetch"/> (this instance leads) or obtains the shared value.
@@ -17,9 +20,15 @@ internal interface ICacheCoordinator<T> : IAsyncDisposable
 }
 
 /// <summary>What a coordinator can do to the cache it serves.</summary>
-internal interface ICoordinatedCache<T>
+internal interface ICoordinatedCache<T> : IRefreshingCache<T>
 {
     string Name { get; }
+
+    /// <summary>Gets the cache's options.</summary>
+    RefreshingCacheOptions Options { get; }
+
+    /// <summary>Asks the refresher's loop for a refresh (coalesced with any pending or running one).</summary>
+    void RequestRefresh();
 
     /// <summary>Publishes a value obtained from the shared store (not from the upstream).</summary>
     void PublishShared(T value, DateTimeOffset? expiresAt, long version);

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace BackgroundCache.StackExchangeRedis.Internal;
+
+/// <summary>Log messages of the Redis package (event ids 3000-3999); no value is ever logged.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(3000, LogLevel.Information, "Cache '{CacheName}': this instance ({Owner}) now leads (holds the Redis lease).")]
+    public static partial void LeaseAcquired(ILogger logger, string cacheName, string owner);
+
+    [LoggerMessage(3001, LogLevel.Information, "Cache '{CacheName}': this instance ({Owner}) no longer leads (lease lost or expired).")]
+    public static partial void LeaseLost(ILogger logger, string cacheName, string owner);
+
+    [LoggerMessage(3002, LogLevel.Debug, "Cache '{CacheName}': released the lease on stop.")]
+    public static partial void LeaseReleased(ILogger logger, string cacheName);
+
+    [LoggerMessage(3003, LogLevel.Warning, "Cache '{CacheName}': Redis is unavailable; serving the current value.")]
+    public static partial void RedisUnavailable(ILogger logger, Exception exception, string cacheName);
+
+    [LoggerMessage(3004, LogLevel.Information, "Cache '{CacheName}': Redis is reachable again.")]
+    public static partial void RedisRecovered(ILogger logger, string cacheName);
+
+    [LoggerMessage(3005, LogLevel.Debug, "Cache '{CacheName}': adopted shared version {Version} from Redis.")]
+    public static partial void Adopted(ILogger logger, string cacheName, long version);
+
+    [LoggerMessage(3006, LogLevel.Warning, "Cache '{CacheName}': the write of a fetched value was refused because this instance lost its lease (fencing); the shared value is kept.")]
+    public static partial void FencedWrite(ILogger logger, string cacheName);
+
+    [LoggerMessage(3007, LogLevel.Warning, "Cache '{CacheName}': Redis is unavailable and the value is about to expire; calling the upstream locally.")]
+    public static partial void LocalRefreshDuringOutage(ILogger logger, string cacheName);
+
+    [LoggerMessage(3008, LogLevel.Debug, "Cache '{CacheName}': asked the leader to refresh version {Version} ({Reason}).")]
+    public static partial void Forwarded(ILogger logger, string cacheName, long version, string reason);
+
+    [LoggerMessage(3009, LogLevel.Debug, "Cache '{CacheName}': stored version {Version} in Redis.")]
+    public static partial void Stored(ILogger logger, string cacheName, long version);
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace BackgroundCache.StackExchangeRedis.Internal;
+
+/// <summary>
+/// One connection per distinct setting, shared by the caches of a service provider; a multiplexer registered in DI is
+/// reused and never disposed here.
+/// </summary>
+internal sealed class RedisConnectionProvider(IServiceProvider services) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<object, Lazy<Task<IConnectionMultiplexer>>> _connections = new();
+    private readonly List<IConnectionMultiplexer> _owned = [];
+
+    public Task<IConnectionMultiplexer> GetAsync(RedisCoordinationOptions options)
+    {
+        var key = (object?)options.ConnectionMultiplexerFactory ?? (object?)options.ConfigurationOptions ?? (object?)options.Configuration ?? typeof(IConnectionMultiplexer);
+        return _connections.GetOrAdd(key, _ => new Lazy<Task<IConnectionMultiplexer>>(() => ConnectAsync(options))).Value;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        List<IConnectionMultiplexer> owned;
+        lock (_owned)
+        {
+            owned = [.. _owned];
+            _owned.Clear();
+        }
+
+        foreach (var connection in owned)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IConnectionMultiplexer> ConnectAsync(RedisCoordinationOptions options)
+    {
+        if (options.ConnectionMultiplexerFactory is { } factory)
+        {
+            return await factory().ConfigureAwait(false);
+        }
+
+        ConfigurationOptions? configuration = options.ConfigurationOptions?.Clone()
+            ?? (options.Configuration is { } text ? ConfigurationOptions.Parse(text) : null);
+        if (configuration is null)
+        {
+            return services.GetService<IConnectionMultiplexer>() ?? throw new InvalidOperationException(
+                "Redis coordination needs a connection: set RedisCoordinationOptions.Configuration, ConfigurationOptions or ConnectionMultiplexerFactory, or register an IConnectionMultiplexer.");
+        }
+
+        // Keep retrying in the background: instances must start (and serve) while Redis is down.
+        configuration.AbortOnConnectFail = false;
+
+        // Fail fast while disconnected: the coordinator has its own fallbacks, and a queued command would only delay them.
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
+        var connection = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        lock (_owned)
+        {
+            _owned.Add(connection);
+        }
+
+        return connection;
+    }
+}
