@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(3009, LogLevel.Debug, "Cache '{CacheName}': stored version {Version} in Redis.")]
     public static partial void Stored(ILogger logger, string cacheName, long version);
+
+    [LoggerMessage(3010, LogLevel.Warning, "Cache '{CacheName}': handling a Redis notification or poll failed; the next poll tries again.")]
+    public static partial void MessageFailed(ILogger logger, Exception exception, string cacheName);
 }

@@ -37,7 +37,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then
           return -1
         end
-        local version = tonumber(redis.call('HGET', KEYS[2], 'version') or '0') + 1
+        local version = math.max(tonumber(redis.call('HGET', KEYS[2], 'version') or '0'), tonumber(ARGV[5])) + 1
         redis.call('HSET', KEYS[2], 'version', version, 'data', ARGV[2], 'expiresAt', ARGV[3])
         redis.call('PUBLISH', ARGV[4], 'v:' .. version)
         return version
@@ -64,10 +64,12 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private readonly Channel<string> _messages = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private ICoordinatedCache<T>? _cache;
+    private IConnectionMultiplexer? _connection;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _renewLoop = Task.CompletedTask;
     private Task _messageLoop = Task.CompletedTask;
     private long _knownVersion;
+    private long _remoteRequestVersion = -1;
     private volatile bool _isLeader;
     private volatile bool _subscribed;
     private volatile Exception? _redisError;
@@ -112,9 +114,12 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     public async ValueTask StartAsync(ICoordinatedCache<T> cache, CancellationToken cancellationToken)
     {
         _cache = cache;
+        _connection = await _connections.GetAsync(_options).ConfigureAwait(false);
+        _connection.ConnectionFailed += OnConnectionFailed;
+        _connection.ConnectionRestored += OnConnectionRestored;
         try
         {
-            await EnsureSubscribedAsync().ConfigureAwait(false);
+            await TrySubscribeAsync().ConfigureAwait(false);
             await TryAdoptAsync().ConfigureAwait(false);
             MarkUp();
         }
@@ -130,15 +135,21 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     public async ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, CancellationToken cancellationToken)
     {
         var cache = Cache;
-        var rejectedVersion = rejected is null ? (long?)null : KnownVersion;
+
+        // This refresh wants a version newer than the one known now (the rejected one, for an invalidation),
+        // whoever delivers it: this loop, or a notification handled meanwhile. A refresh another instance asked for
+        // wants a version newer than the one it named: if that already exists, nothing is fetched.
+        var remote = Interlocked.Exchange(ref _remoteRequestVersion, -1);
+        var baseline = remote >= 0 ? Math.Min(remote, KnownVersion) : KnownVersion;
+        var rejectedVersion = rejected is null ? (long?)null : baseline;
         try
         {
             var db = await GetDatabaseAsync().ConfigureAwait(false);
-            await EnsureSubscribedAsync().ConfigureAwait(false);
+            await TrySubscribeAsync().ConfigureAwait(false);
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (await TryTakeNewerAsync(db, rejectedVersion).ConfigureAwait(false) is { } shared)
+                if (await TryTakeNewerAsync(db, baseline).ConfigureAwait(false) is { } shared)
                 {
                     MarkUp();
                     return shared;
@@ -149,13 +160,13 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                     MarkUp();
 
                     // Re-check after acquiring: another leader may have written just before its lease lapsed.
-                    if (await TryTakeNewerAsync(db, rejectedVersion).ConfigureAwait(false) is { } written)
+                    if (await TryTakeNewerAsync(db, baseline).ConfigureAwait(false) is { } written)
                     {
                         return written;
                     }
 
                     var value = await fetch(cancellationToken).ConfigureAwait(false);
-                    var version = await WriteAsync(db, value, cache.GetExpiresAt(value)).ConfigureAwait(false);
+                    var version = await WriteAsync(db, value, cache.GetExpiresAt(value), baseline).ConfigureAwait(false);
                     if (version > 0)
                     {
                         SetKnownVersion(version);
@@ -165,17 +176,16 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
                     Log.FencedWrite(_logger, _name);
                     SetLeader(false);
-                    return await TryTakeNewerAsync(db, rejectedVersion).ConfigureAwait(false)
+                    return await TryTakeNewerAsync(db, baseline).ConfigureAwait(false)
                         ?? throw new RedisCoordinationException($"Cache '{_name}' lost its lease while fetching; its value was not stored.");
                 }
 
                 // Another instance leads: ask it to refresh, then wait for its new version (or for its lease to lapse).
                 MarkUp();
                 var changed = Volatile.Read(ref _changed).Task;
-                var known = KnownVersion;
                 var reason = rejectedVersion is null ? "refresh due" : "value rejected upstream";
-                await db.PublishAsync(_channel, (rejectedVersion is null ? "r:" : "i:") + known.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-                Log.Forwarded(_logger, _name, known, reason);
+                await db.PublishAsync(_channel, (rejectedVersion is null ? "r:" : "i:") + baseline.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+                Log.Forwarded(_logger, _name, baseline, reason);
                 var wait = _options.LeaseDuration / 3;
                 await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false);
             }
@@ -218,6 +228,12 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         }
 
         _metrics.Unregister(this);
+        if (_connection is { } connection)
+        {
+            connection.ConnectionFailed -= OnConnectionFailed;
+            connection.ConnectionRestored -= OnConnectionRestored;
+        }
+
         _stopping.Cancel();
         _stopping.Dispose();
     }
@@ -238,17 +254,31 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
     private async Task<IDatabase> GetDatabaseAsync() => (await _connections.GetAsync(_options).ConfigureAwait(false)).GetDatabase();
 
-    private async Task EnsureSubscribedAsync()
+    /// <summary>Subscribes to the cache's channel if not yet done; a failure is not fatal (the poll retries it).</summary>
+    private async Task TrySubscribeAsync()
     {
         if (_subscribed)
         {
             return;
         }
 
-        var subscriber = (await _connections.GetAsync(_options).ConfigureAwait(false)).GetSubscriber();
-        await subscriber.SubscribeAsync(_channel, (_, message) => _messages.Writer.TryWrite(message.ToString())).ConfigureAwait(false);
-        _subscribed = true;
+        try
+        {
+            var subscriber = (await _connections.GetAsync(_options).ConfigureAwait(false)).GetSubscriber();
+            await subscriber.SubscribeAsync(_channel, (_, message) => _messages.Writer.TryWrite(message.ToString())).ConfigureAwait(false);
+            _subscribed = true;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            _metrics.RedisError(_name);
+        }
     }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
+        MarkDown(e.Exception ?? new RedisConnectionException(e.FailureType, $"Connection to {e.EndPoint} failed ({e.FailureType})."));
+
+    // Back online: re-read at once (a poll), so instances converge without waiting for the poll interval.
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _messages.Writer.TryWrite("poll");
 
     private async Task<bool> TryAcquireAsync(IDatabase db)
     {
@@ -257,30 +287,28 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         return result == 1;
     }
 
-    private async Task<long> WriteAsync(IDatabase db, T value, DateTimeOffset? expiresAt)
+    /// <summary>
+    /// Stores a value if this instance still holds the lease; its version follows both the stored one and the writer's
+    /// <paramref name="floor"/>, so versions keep growing even if Redis lost its data.
+    /// </summary>
+    private async Task<long> WriteAsync(IDatabase db, T value, DateTimeOffset? expiresAt, long floor)
     {
         var data = _serializer.Serialize(value);
         var expires = expiresAt?.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) ?? string.Empty;
-        return (long)await db.ScriptEvaluateAsync(WriteScript, [_leaseKey, _valueKey], [_owner, data, expires, _channel.ToString()]).ConfigureAwait(false);
+        return (long)await db.ScriptEvaluateAsync(WriteScript, [_leaseKey, _valueKey], [_owner, data, expires, _channel.ToString(), floor]).ConfigureAwait(false);
     }
 
-    /// <summary>Reads the stored value; returns it when it is newer than what this instance knows, valid, and not the rejected one.</summary>
-    private async Task<CoordinatedResult<T>?> TryTakeNewerAsync(IDatabase db, long? rejectedVersion)
+    /// <summary>Reads the stored value; returns it when its version is above <paramref name="baseline"/> and it has not expired.</summary>
+    private async Task<CoordinatedResult<T>?> TryTakeNewerAsync(IDatabase db, long baseline)
     {
         var fields = await db.HashGetAsync(_valueKey, ["version", "data", "expiresAt"]).ConfigureAwait(false);
-        if (fields[0].IsNull || !fields[0].TryParse(out long version) || fields[1].IsNull)
+        if (fields[0].IsNull || !fields[0].TryParse(out long version) || fields[1].IsNull || version <= baseline)
         {
             return null;
         }
 
         var expiresAt = fields[2].IsNullOrEmpty ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeMilliseconds((long)fields[2]);
-        var now = _time.GetUtcNow();
-        if (version <= KnownVersion && Cache.TryGetValue(out _))
-        {
-            return null;
-        }
-
-        if ((rejectedVersion is { } rejected && version <= rejected) || (expiresAt is { } e && e <= now))
+        if (expiresAt is { } e && e <= _time.GetUtcNow())
         {
             return null;
         }
@@ -293,7 +321,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private async Task TryAdoptAsync()
     {
         var db = await GetDatabaseAsync().ConfigureAwait(false);
-        if (await TryTakeNewerAsync(db, null).ConfigureAwait(false) is { } shared)
+        if (await TryTakeNewerAsync(db, KnownVersion).ConfigureAwait(false) is { } shared)
         {
             Cache.PublishShared(shared.Value, Cache.GetExpiresAt(shared.Value), shared.Version!.Value);
             Log.Adopted(_logger, _name, shared.Version.Value);
@@ -387,6 +415,11 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                 {
                     MarkDown(ex);
                 }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // A bad stored value or a bug must not end the loop: the next poll tries again.
+                    Log.MessageFailed(_logger, ex, _name);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -397,9 +430,9 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
     private async Task HandleAsync(string? message)
     {
-        if (message is null)
+        if (message is null or "poll")
         {
-            await EnsureSubscribedAsync().ConfigureAwait(false);
+            await TrySubscribeAsync().ConfigureAwait(false);
             await TryAdoptAsync().ConfigureAwait(false);
             MarkUp();
             return;
@@ -421,9 +454,11 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                 Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 break;
             case 'r' when _isLeader && version == KnownVersion:
+                Interlocked.Exchange(ref _remoteRequestVersion, version);
                 Cache.RequestRefresh();
                 break;
             case 'i' when _isLeader && version == KnownVersion && Cache.TryGetValue(out var current):
+                Interlocked.Exchange(ref _remoteRequestVersion, version);
                 Cache.Invalidate(current);
                 break;
         }

@@ -55,6 +55,17 @@ internal sealed class RedisConnectionProvider(IServiceProvider services) : IAsyn
         // Fail fast while disconnected: the coordinator has its own fallbacks, and a queued command would only delay them.
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         var connection = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        if (!connection.IsConnected)
+        {
+            // Give the first connection its connect timeout before callers fail fast (and fall back to local refreshes).
+            var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            connection.ConnectionRestored += (_, _) => connected.TrySetResult();
+            if (!connection.IsConnected)
+            {
+                await Task.WhenAny(connected.Task, Task.Delay(TimeSpan.FromMilliseconds(configuration.ConnectTimeout), TimeProvider.System)).ConfigureAwait(false);
+            }
+        }
+
         lock (_owned)
         {
             _owned.Add(connection);
