@@ -264,14 +264,17 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
     RefreshingCacheOptions ICoordinatedCache<T>.Options => Runtime.Options.Get(Runtime.Name);
 
-    void ICoordinatedCache<T>.RequestRefresh()
+    bool ICoordinatedCache<T>.RequestRefresh()
     {
         lock (_gate)
         {
-            if (!_stopped && _inflight is null && _pending is null)
+            if (_stopped || _inflight is not null || _pending is not null)
             {
-                CreatePendingLocked();
+                return false;
             }
+
+            CreatePendingLocked();
+            return true;
         }
     }
 
@@ -283,15 +286,8 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             return; // Never adopt an expired value.
         }
 
-        Publish(value, expiresAt, version, now);
-
         // Another instance refreshed: the next refresh follows the new value's schedule.
-        var due = now + ScheduleAfterSuccess(Runtime.Options.Get(Runtime.Name), expiresAt, now);
-        lock (_gate)
-        {
-            _rescheduledDue = due;
-            _wake.Writer.TryWrite(true);
-        }
+        Publish(value, expiresAt, version, now, reschedule: true);
     }
 
     /// <inheritdoc />
@@ -448,8 +444,17 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
         TaskCompletionSource<T> request;
         CacheSnapshot<T>? rejected;
+        long decidedOnVersion;
         lock (_gate)
         {
+            if (!requested && _rescheduledDue is { } rescheduled && rescheduled > now)
+            {
+                // A shared value arrived after this refresh came due: it is no longer due.
+                _rescheduledDue = null;
+                return rescheduled;
+            }
+
+            decidedOnVersion = _current?.Version ?? 0;
             request = _pending ?? new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
             rejected = _pending is not null && ReferenceEquals(_pendingRejected, _current) ? _pendingRejected : null;
             _pendingRejected = null;
@@ -475,7 +480,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         var started = runtime.Time.GetTimestamp();
         try
         {
-            var (value, version) = await FetchOnceAsync(runtime, options, requested, rejected, stoppingToken).ConfigureAwait(false);
+            var (value, version) = await FetchOnceAsync(runtime, options, requested, rejected, decidedOnVersion, stoppingToken).ConfigureAwait(false);
             var duration = runtime.Time.GetElapsedTime(started);
             now = runtime.Time.GetUtcNow();
             var expiresAt = GetExpiresAt(value);
@@ -541,7 +546,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         }
     }
 
-    private async ValueTask<(T Value, long? Version)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CacheSnapshot<T>? rejected, CancellationToken stoppingToken)
+    private async ValueTask<(T Value, long? Version)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CacheSnapshot<T>? rejected, long decidedOnVersion, CancellationToken stoppingToken)
     {
         // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
         using var timeout = new CancellationTokenSource(options.FetchTimeout, runtime.Time);
@@ -551,7 +556,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             Func<CancellationToken, ValueTask<T>> fetch = rejected is null ? FetchAsync : ct => FetchReplacementAsync(rejected.Value, ct);
             if (runtime.Coordinator is { } coordinator)
             {
-                var result = await coordinator.RefreshAsync(fetch, forced, rejected is null ? default : rejected.Value, linked.Token)
+                var result = await coordinator.RefreshAsync(fetch, forced, rejected is null ? default : rejected.Value, decidedOnVersion, linked.Token)
                     .AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
                 return (result.Value, result.Version);
             }
@@ -566,7 +571,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         }
     }
 
-    private CacheSnapshot<T> Publish(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now)
+    private CacheSnapshot<T> Publish(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, bool reschedule = false)
     {
         var runtime = Runtime;
         var options = runtime.Options.Get(runtime.Name);
@@ -599,6 +604,13 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
             _retireTimer?.Dispose();
             _retireTimer = retireAt is { } at ? CreateRetireTimer(snapshot, at, now) : null;
+            if (reschedule)
+            {
+                // Set with the value, atomically: a scheduled refresh that has not started yet sees it and stands down.
+                _rescheduledDue = now + ScheduleAfterSuccess(options, expiresAt, now);
+                _wake.Writer.TryWrite(true);
+            }
+
             UpdateStatusLocked();
         }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.StackExchangeRedis.Tests;
@@ -63,7 +64,8 @@ internal sealed class Cluster : IAsyncDisposable
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(Time);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Services.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
         builder.Services.AddWeChatAccessToken(Name, o =>
             {
                 o.AppId = AppId;
@@ -103,7 +105,11 @@ internal sealed class Cluster : IAsyncDisposable
         while (!IsSettled(sameVersion))
         {
             eachCheck?.Invoke();
-            guard.Token.ThrowIfCancellationRequested();
+            if (guard.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The cluster did not settle at {Time.GetUtcNow():O}:\n{Describe()}\n{DumpLogs()}");
+            }
+
             await _changed.WaitAsync(TimeSpan.FromMilliseconds(20));
         }
     }
@@ -143,6 +149,17 @@ internal sealed class Cluster : IAsyncDisposable
 
         return true;
     }
+
+    public string Describe() => string.Join('\n', Hosts.Select((h, i) =>
+    {
+        var status = Cache(h).Status;
+        return $"host{i}: waiting={Refresher(h).IsWaiting} state={status.State} version={status.Version} next={status.NextRefreshAt:O} leader={Coordinator(h).IsLeader} known={Coordinator(h).KnownVersion} error={status.LastError?.Message}";
+    }));
+
+    /// <summary>The BackgroundCache log lines of every host, for assertion messages.</summary>
+    public string DumpLogs() => string.Join('\n', Hosts.SelectMany((h, i) => h.Services.GetFakeLogCollector().GetSnapshot()
+        .Where(r => r.Category?.StartsWith("BackgroundCache", StringComparison.Ordinal) == true)
+        .Select(r => $"{r.Timestamp:HH:mm:ss.fff} host{i} [{r.Id.Id}] {r.Message}")));
 
     public async Task StopHostAsync(IHost host)
     {

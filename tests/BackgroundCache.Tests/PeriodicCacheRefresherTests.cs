@@ -66,8 +66,11 @@ public sealed class PeriodicCacheRefresherTests
         var gate = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         upstream.ThenOnce(_ => gate.Task);
 
-        var refreshes = Enumerable.Range(0, 50).Select(_ => Task.Run(() => h.Cache.RefreshAsync())).ToArray();
-        await Task.WhenAll(refreshes.Select(r => Task.Run(async () => { while (!r.IsCompleted && upstream.Calls < 2) { await Task.Yield(); } })));
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        upstream.Started += call => { if (call == 2) { started.TrySetResult(); } };
+        var refreshes = new Task<string>[50];
+        Parallel.For(0, refreshes.Length, i => refreshes[i] = h.Cache.RefreshAsync());
+        await started.Task.WaitAsync(Guard); // every call was made before the shared fetch can complete
         gate.SetResult("shared");
         var results = await Task.WhenAll(refreshes).WaitAsync(Guard);
 

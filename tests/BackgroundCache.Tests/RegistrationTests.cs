@@ -132,19 +132,16 @@ public sealed class RegistrationTests
     public async Task WithMemoryCache_MirrorsEachValueUnderTheKey()
     {
         var n = 0;
-        var builder = CacheHarness<string>.CreateBuilder();
-        builder.Services.AddMemoryCache();
-        builder.Services.AddRefreshingCache<string>((_, _) => ValueTask.FromResult($"rates {++n}")).WithMemoryCache("rates");
-        using var host = builder.Build();
-        await host.StartAsync();
-        var cache = host.Services.GetRequiredService<IRefreshingCache<string>>();
-        var memory = host.Services.GetRequiredService<IMemoryCache>();
-        await cache.GetAsync();
+        await using var h = await CacheHarness<string>.StartAsync(
+            (_, _) => ValueTask.FromResult($"rates {++n}"),
+            build: b => b.WithMemoryCache("rates"),
+            services: s => s.AddMemoryCache());
+        await h.WaitIdleAsync();
+        var memory = h.Host.Services.GetRequiredService<IMemoryCache>();
 
         memory.Get<string>("rates").Should().Be("rates 1");
-        await cache.RefreshAsync();
+        await h.Cache.RefreshAsync();
         memory.Get<string>("rates").Should().Be("rates 2");
-        await host.StopAsync();
     }
 
     [Fact]

@@ -132,15 +132,18 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         _messageLoop = MessageLoopAsync(_stopping.Token);
     }
 
-    public async ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, CancellationToken cancellationToken)
+    public async ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, long decidedOnVersion, CancellationToken cancellationToken)
     {
         var cache = Cache;
 
-        // This refresh wants a version newer than the one known now (the rejected one, for an invalidation),
-        // whoever delivers it: this loop, or a notification handled meanwhile. A refresh another instance asked for
-        // wants a version newer than the one it named: if that already exists, nothing is fetched.
+        // The version this refresh must exceed, whoever delivers it (this loop, or a notification handled meanwhile):
+        // - scheduled or rejected: the one served when the refresh was decided (a newer one adopted since satisfies it);
+        // - asked for by another instance: the one it named;
+        // - forced here: the newest known.
         var remote = Interlocked.Exchange(ref _remoteRequestVersion, -1);
-        var baseline = remote >= 0 ? Math.Min(remote, KnownVersion) : KnownVersion;
+        var baseline = !forced || rejected is not null
+            ? Math.Min(KnownVersion, decidedOnVersion)
+            : remote >= 0 ? remote : KnownVersion;
         var rejectedVersion = rejected is null ? (long?)null : baseline;
         try
         {
@@ -454,11 +457,15 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                 Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
                 break;
             case 'r' when _isLeader && version == KnownVersion:
+                // The refresh this creates runs next and wants a version above the one named (see RefreshAsync).
                 Interlocked.Exchange(ref _remoteRequestVersion, version);
-                Cache.RequestRefresh();
+                if (!Cache.RequestRefresh())
+                {
+                    Interlocked.Exchange(ref _remoteRequestVersion, -1); // one is already under way
+                }
+
                 break;
             case 'i' when _isLeader && version == KnownVersion && Cache.TryGetValue(out var current):
-                Interlocked.Exchange(ref _remoteRequestVersion, version);
                 Cache.Invalidate(current);
                 break;
         }

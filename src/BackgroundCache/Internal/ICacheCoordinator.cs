@@ -16,7 +16,12 @@ internal interface ICacheCoordinator<T> : IDisposable
     /// Runs one refresh: either calls <paramref name="fetch"/> (this instance leads) or obtains the shared value.
     /// Returns the value and its expiry, and whether the value came from the upstream.
     /// </summary>
-    ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, CancellationToken cancellationToken);
+    /// <param name="fetch">Calls the upstream.</param>
+    /// <param name="forced">The refresh was requested (RefreshAsync, Invalidate), not scheduled.</param>
+    /// <param name="rejected">The value an invalidation rejected, if any.</param>
+    /// <param name="decidedOnVersion">The version the cache served when this refresh was decided: a newer one satisfies it.</param>
+    /// <param name="cancellationToken">Cancelled on fetch timeout or stop.</param>
+    ValueTask<CoordinatedResult<T>> RefreshAsync(Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, long decidedOnVersion, CancellationToken cancellationToken);
 }
 
 /// <summary>What a coordinator can do to the cache it serves.</summary>
@@ -27,8 +32,8 @@ internal interface ICoordinatedCache<T> : IRefreshingCache<T>
     /// <summary>Gets the cache's options.</summary>
     RefreshingCacheOptions Options { get; }
 
-    /// <summary>Asks the refresher's loop for a refresh (coalesced with any pending or running one).</summary>
-    void RequestRefresh();
+    /// <summary>Asks the refresher's loop for a refresh; returns false when one is already pending or running.</summary>
+    bool RequestRefresh();
 
     /// <summary>Publishes a value obtained from the shared store (not from the upstream).</summary>
     void PublishShared(T value, DateTimeOffset? expiresAt, long version);
