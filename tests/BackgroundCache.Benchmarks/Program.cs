@@ -1,0 +1,12 @@
+using BackgroundCache.Benchmarks;
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- --filter '*'      (BenchmarkDotNet: read paths)
+// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios          (stampede, upstream calls per day)
+if (args.Length > 0 && args[0] == "scenarios")
+{
+    await Scenarios.RunAsync(args[1..]);
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(ReadHitBenchmarks).Assembly).Run(args);

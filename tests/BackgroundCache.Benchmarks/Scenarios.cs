@@ -1,0 +1,19 @@
+namespace BackgroundCache.Benchmarks;
+
+/// <summary>Scenario measurements that are counts over simulated time rather than nanoseconds.</summary>
+public static class Scenarios
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var only = args.Length > 0 ? args[0] : "all";
+        if (only is "all" or "stampede")
+        {
+            await StampedeScenario.RunAsync();
+        }
+
+        if (only is "all" or "day")
+        {
+            await UpstreamCallsScenario.RunAsync();
+        }
+    }
+}
