@@ -9,7 +9,12 @@ namespace BackgroundCache.Benchmarks;
 /// <summary>Each cache set up the way its own docs recommend, holding the same value under the same key.</summary>
 public sealed class CacheSetup : IAsyncDisposable
 {
+    /// <summary>Each peer has its own key: HybridCache uses the registered IMemoryCache as its L1 store.</summary>
     public const string Key = "payload";
+
+    public const string HybridKey = "hybrid:payload";
+
+    public const string FusionKey = "fusion:payload";
     private IHost _host = null!;
     private volatile Payload _field = null!;
 
@@ -43,9 +48,9 @@ public sealed class CacheSetup : IAsyncDisposable
         Memory = _host.Services.GetRequiredService<IMemoryCache>();
         Memory.Set(Key, Value, TimeSpan.FromHours(1));
         Hybrid = _host.Services.GetRequiredService<HybridCache>();
-        await Hybrid.SetAsync(Key, Value);
+        await Hybrid.SetAsync(HybridKey, Value);
         Fusion = _host.Services.GetRequiredService<IFusionCache>();
-        Fusion.Set(Key, Value, TimeSpan.FromHours(1));
+        Fusion.Set(FusionKey, Value, TimeSpan.FromHours(1));
     }
 
     public async ValueTask DisposeAsync()

@@ -51,7 +51,7 @@ public class ParallelReadBenchmarks
     {
         for (var i = 0; i < ReadsPerThread / Threads; i++)
         {
-            var pending = _caches.Hybrid.GetOrCreateAsync(CacheSetup.Key, HybridFactory);
+            var pending = _caches.Hybrid.GetOrCreateAsync(CacheSetup.HybridKey, HybridFactory);
             _ = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
         }
     });
@@ -61,7 +61,7 @@ public class ParallelReadBenchmarks
     {
         for (var i = 0; i < ReadsPerThread / Threads; i++)
         {
-            _caches.Fusion.TryGet<Payload>(CacheSetup.Key);
+            _caches.Fusion.TryGet<Payload>(CacheSetup.FusionKey);
         }
     });
 }

@@ -37,16 +37,16 @@ public class ReadHitBenchmarks
     public Task<Payload?> MemoryGetOrCreateAsync() => _caches.Memory.GetOrCreateAsync(CacheSetup.Key, MemoryFactory);
 
     [Benchmark(Description = "HybridCache GetOrCreateAsync")]
-    public ValueTask<Payload> HybridGetOrCreateAsync() => _caches.Hybrid.GetOrCreateAsync(CacheSetup.Key, HybridFactory);
+    public ValueTask<Payload> HybridGetOrCreateAsync() => _caches.Hybrid.GetOrCreateAsync(CacheSetup.HybridKey, HybridFactory);
 
     [Benchmark(Description = "FusionCache TryGet")]
-    public Payload? FusionTryGet() => _caches.Fusion.TryGet<Payload>(CacheSetup.Key).GetValueOrDefault();
+    public Payload? FusionTryGet() => _caches.Fusion.TryGet<Payload>(CacheSetup.FusionKey).GetValueOrDefault();
 
     [Benchmark(Description = "FusionCache GetOrSet")]
-    public Payload FusionGetOrSet() => _caches.Fusion.GetOrSet<Payload>(CacheSetup.Key, _ => throw new InvalidOperationException("miss"));
+    public Payload FusionGetOrSet() => _caches.Fusion.GetOrSet<Payload>(CacheSetup.FusionKey, _ => throw new InvalidOperationException("miss"));
 
     [Benchmark(Description = "FusionCache GetOrSetAsync")]
-    public ValueTask<Payload> FusionGetOrSetAsync() => _caches.Fusion.GetOrSetAsync<Payload>(CacheSetup.Key, (_, _) => throw new InvalidOperationException("miss"));
+    public ValueTask<Payload> FusionGetOrSetAsync() => _caches.Fusion.GetOrSetAsync<Payload>(CacheSetup.FusionKey, (_, _) => throw new InvalidOperationException("miss"));
 
     [Benchmark(Description = "TimeProvider.GetUtcNow (a clock read)")]
     public DateTimeOffset ClockRead() => TimeProvider.System.GetUtcNow();

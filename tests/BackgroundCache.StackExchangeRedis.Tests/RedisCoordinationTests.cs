@@ -12,7 +12,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
 {
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
 
-    [Fact]
+    [SkippableFact]
     public async Task FiveHosts_SimulatedDayOfClassicTokens_AtMostThirteenCallsSameTokenEverywhereNoInvalidRead()
     {
         await using var cluster = await Cluster.StartAsync(redis.Server, hosts: 5);
@@ -39,7 +39,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
         cluster.Hosts.Count(h => Cluster.Coordinator(h).IsLeader).Should().Be(1);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task KilledLeader_AnotherHostTakesOverWithinTheLeaseAndNoInvalidTokenIsServed()
     {
         await using var cluster = await Cluster.StartAsync(redis.Server, hosts: 3);
@@ -68,7 +68,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
         invalid.Should().Be(0);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task PausedLeaderWhoseLeaseExpired_CannotOverwriteTheNewerValue()
     {
         var prefix = $"fence:{Guid.NewGuid():N}:";
@@ -112,7 +112,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
         await b.StopAsync();
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task RestartOfAllHosts_WhileAValidTokenIsStored_MakesNoUpstreamCall()
     {
         var prefix = $"restart:{Guid.NewGuid():N}:";
@@ -134,7 +134,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
         second.Hosts.Select(h => Cluster.Cache(h).TryGetValue(out var v) ? v : null).Should().OnlyContain(v => v == token);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task RedisStoppedMidRun_HostsKeepServingAndTurnDegradedThenConvergeWhenItReturns()
     {
         await using var server = await RedisServer.StartAsync();
@@ -163,7 +163,7 @@ public sealed class RedisCoordinationTests(RedisFixture redis)
         (cluster.Emulator.TokenCalls - calls).Should().Be(1, cluster.DumpLogs());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task HundredConcurrentInvalidationsSpreadOverFiveHosts_CauseOneUpstreamCall()
     {
         await using var cluster = await Cluster.StartAsync(redis.Server, hosts: 5);
