@@ -68,32 +68,7 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         var started = _time.GetUtcNow();
         using var request = CreateRequest(options, force);
         var client = _httpClientFactory.CreateClient(HttpClientName);
-        (System.Net.HttpStatusCode Status, string? MediaType, byte[] Body) answer;
-        try
-        {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            answer = await WeChatJson.ReadAsync(response, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw WeChatErrors.Unreachable(options.AppId, ex);
-        }
-        catch (IOException ex)
-        {
-            throw WeChatErrors.Unreachable(options.AppId, new HttpRequestException(ex.Message, ex));
-        }
-        catch (InvalidDataException ex)
-        {
-            throw WeChatErrors.InvalidResponse(options.AppId, "an answer larger than 64 KiB", null, ex);
-        }
-
-        if ((int)answer.Status is < 200 or > 299)
-        {
-            throw WeChatErrors.HttpFailure(options.AppId, answer.Status, WeChatJson.DescribeBody(answer.MediaType, answer.Body));
-        }
-
-        using var document = WeChatJson.TryParse(answer.Body)
-            ?? throw WeChatErrors.InvalidResponse(options.AppId, $"{WeChatJson.DescribeBody(answer.MediaType, answer.Body)} that is not a JSON object", answer.Status);
+        using var document = await WeChatJson.SendAsync(client, request, options.AppId, cancellationToken).ConfigureAwait(false);
         var (code, message) = WeChatJson.GetError(document.RootElement);
         if (code != 0)
         {
@@ -103,7 +78,7 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         var (value, expiresIn, problem) = WeChatJson.ReadSecret(document.RootElement, "access_token");
         if (value is null)
         {
-            throw WeChatErrors.InvalidResponse(options.AppId, $"a JSON answer with {problem}", answer.Status);
+            throw WeChatErrors.InvalidResponse(options.AppId, $"a JSON answer with {problem}", null);
         }
 
         var token = new AccessToken(value, started.AddSeconds(expiresIn));

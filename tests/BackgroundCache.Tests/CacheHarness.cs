@@ -1,4 +1,4 @@
-using BackgroundCache.Internal;
+using BackgroundCache.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -13,9 +13,8 @@ namespace BackgroundCache.Tests;
 /// </summary>
 internal sealed class CacheHarness<T> : IAsyncDisposable
 {
-    // A guard against a hung test, never a wait for the refresher: every wait below ends on a signal.
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
-    private readonly SemaphoreSlim _idle = new(0);
+    private readonly RefresherProbe<T> _probe;
 
     private CacheHarness(IHost host, FakeTimeProvider time, string name)
     {
@@ -23,7 +22,7 @@ internal sealed class CacheHarness<T> : IAsyncDisposable
         Time = time;
         Refresher = host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name);
         Cache = host.Services.GetRequiredKeyedService<IRefreshingCache<T>>(name);
-        Refresher.OnIdle = () => _idle.Release();
+        _probe = new RefresherProbe<T>(Refresher, time);
     }
 
     public IHost Host { get; }
@@ -72,30 +71,17 @@ internal sealed class CacheHarness<T> : IAsyncDisposable
     }
 
     /// <summary>Waits until the loop waits for its next due time (after an attempt, or at start).</summary>
-    public async Task WaitIdleAsync()
-    {
-        if (!await _idle.WaitAsync(Guard))
-        {
-            throw new TimeoutException("The refresher never reached its wait.");
-        }
-    }
+    public Task WaitIdleAsync() => _probe.WaitIdleAsync();
 
     /// <summary>Advances the clock to the next scheduled refresh and waits until the loop waits again.</summary>
-    public async Task<TimeSpan> AdvanceToNextRefreshAsync()
-    {
-        var next = Cache.Status.NextRefreshAt ?? throw new InvalidOperationException("No refresh is scheduled.");
-        var step = next - Time.GetUtcNow();
-        Time.Advance(step);
-        await WaitIdleAsync();
-        return step;
-    }
+    public Task<TimeSpan> AdvanceToNextRefreshAsync() => _probe.AdvanceToNextRefreshAsync();
 
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(Guard);
         await Host.StopAsync(cts.Token);
         Host.Dispose();
-        _idle.Dispose();
+        _probe.Dispose();
     }
 }
 

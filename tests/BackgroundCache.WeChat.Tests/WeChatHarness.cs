@@ -1,3 +1,4 @@
+using BackgroundCache.Tests.Shared;
 using BackgroundCache.WeChat.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,7 +17,7 @@ internal sealed class WeChatHarness : IAsyncDisposable
     public const string AppSecret = "s3cr3t-0f-the-app-do-not-print-me";
     public const string Name = "demo";
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
-    private readonly SemaphoreSlim _idle = new(0);
+    private readonly RefresherProbe<AccessToken> _probe;
 
     private WeChatHarness(WeChatEmulator emulator, IHost host, FakeTimeProvider time)
     {
@@ -24,7 +25,7 @@ internal sealed class WeChatHarness : IAsyncDisposable
         Host = host;
         Time = time;
         Refresher = host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(Name);
-        Refresher.OnIdle = () => _idle.Release();
+        _probe = new RefresherProbe<AccessToken>(Refresher, time);
         Cache = host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(Name);
     }
 
@@ -82,35 +83,12 @@ internal sealed class WeChatHarness : IAsyncDisposable
         return harness;
     }
 
-    public async Task WaitIdleAsync()
-    {
-        if (!await _idle.WaitAsync(Guard))
-        {
-            throw new TimeoutException("The refresher never reached its wait.");
-        }
-    }
+    public Task WaitIdleAsync() => _probe.WaitIdleAsync();
 
-    public async Task<TimeSpan> AdvanceToNextRefreshAsync()
-    {
-        var next = Cache.Status.NextRefreshAt ?? throw new InvalidOperationException("No refresh is scheduled.");
-        var step = next - Time.GetUtcNow();
-        Time.Advance(step);
-        await WaitIdleAsync();
-        return step;
-    }
+    public Task<TimeSpan> AdvanceToNextRefreshAsync() => _probe.AdvanceToNextRefreshAsync();
 
     /// <summary>Advances the clock by <paramref name="step"/>, letting every refresh due on the way run to completion.</summary>
-    public async Task AdvanceAsync(TimeSpan step)
-    {
-        var target = Time.GetUtcNow() + step;
-        while (Cache.Status.NextRefreshAt is { } next && next <= target)
-        {
-            Time.Advance(next - Time.GetUtcNow());
-            await WaitIdleAsync();
-        }
-
-        Time.Advance(target - Time.GetUtcNow());
-    }
+    public Task AdvanceAsync(TimeSpan step) => _probe.AdvanceAsync(step);
 
     /// <summary>Waits (on a real signal, no sleeping) until the emulator has received <paramref name="calls"/> token calls.</summary>
     public async Task WaitForTokenCallsAsync(int calls)
@@ -129,6 +107,6 @@ internal sealed class WeChatHarness : IAsyncDisposable
         await Host.StopAsync(cts.Token);
         Host.Dispose();
         await Emulator.DisposeAsync();
-        _idle.Dispose();
+        _probe.Dispose();
     }
 }

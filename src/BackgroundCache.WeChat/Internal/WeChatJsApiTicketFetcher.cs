@@ -21,28 +21,8 @@ internal static class WeChatJsApiTicketFetcher
         var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
         var started = time.GetUtcNow();
         var uri = new Uri(options.BaseAddress, $"cgi-bin/ticket/getticket?access_token={Uri.EscapeDataString(token.Value)}&type=jsapi");
-        (System.Net.HttpStatusCode Status, string? MediaType, byte[] Body) answer;
-        try
-        {
-            using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            answer = await WeChatJson.ReadAsync(response, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw WeChatErrors.Unreachable(options.AppId, ex);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw WeChatErrors.InvalidResponse(options.AppId, "an answer larger than 64 KiB", null, ex);
-        }
-
-        if ((int)answer.Status is < 200 or > 299)
-        {
-            throw WeChatErrors.HttpFailure(options.AppId, answer.Status, WeChatJson.DescribeBody(answer.MediaType, answer.Body));
-        }
-
-        using var document = WeChatJson.TryParse(answer.Body)
-            ?? throw WeChatErrors.InvalidResponse(options.AppId, $"{WeChatJson.DescribeBody(answer.MediaType, answer.Body)} that is not a JSON object", answer.Status);
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        using var document = await WeChatJson.SendAsync(client, request, options.AppId, cancellationToken).ConfigureAwait(false);
         var (code, message) = WeChatJson.GetError(document.RootElement);
         if (code != 0)
         {
@@ -58,7 +38,7 @@ internal static class WeChatJsApiTicketFetcher
 
         var (value, expiresIn, problem) = WeChatJson.ReadSecret(document.RootElement, "ticket");
         return value is null
-            ? throw WeChatErrors.InvalidResponse(options.AppId, $"a ticket answer with {problem}", answer.Status)
+            ? throw WeChatErrors.InvalidResponse(options.AppId, $"a ticket answer with {problem}", null)
             : new WeChatJsApiTicket(value, started.AddSeconds(expiresIn));
     }
 }

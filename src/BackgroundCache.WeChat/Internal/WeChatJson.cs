@@ -40,6 +40,40 @@ internal static class WeChatJson
         }
     }
 
+    /// <summary>
+    /// Sends a WeChat API call and returns its JSON object: unreachable, non-2xx, oversized and non-JSON answers become a
+    /// <see cref="WeChatApiException"/>. The caller checks errcode and the payload.
+    /// </summary>
+    public static async Task<JsonDocument> SendAsync(HttpClient client, HttpRequestMessage request, string appId, CancellationToken cancellationToken)
+    {
+        (HttpStatusCode Status, string? MediaType, byte[] Body) answer;
+        try
+        {
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            answer = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw WeChatErrors.Unreachable(appId, ex);
+        }
+        catch (IOException ex)
+        {
+            throw WeChatErrors.Unreachable(appId, new HttpRequestException(ex.Message, ex));
+        }
+        catch (InvalidDataException ex)
+        {
+            throw WeChatErrors.InvalidResponse(appId, "an answer larger than 64 KiB", null, ex);
+        }
+
+        if ((int)answer.Status is < 200 or > 299)
+        {
+            throw WeChatErrors.HttpFailure(appId, answer.Status, DescribeBody(answer.MediaType, answer.Body));
+        }
+
+        return TryParse(answer.Body)
+            ?? throw WeChatErrors.InvalidResponse(appId, $"{DescribeBody(answer.MediaType, answer.Body)} that is not a JSON object", answer.Status);
+    }
+
     public static string DescribeBody(string? mediaType, byte[] body)
     {
         if (body.Length == 0)
