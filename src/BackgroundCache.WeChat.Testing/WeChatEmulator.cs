@@ -202,20 +202,33 @@ public sealed class WeChatEmulator : IAsyncDisposable
         app.MapGet("/cgi-bin/ticket/getticket", TicketAsync);
     }
 
-    private bool TryTakeFault(out WeChatFault? fault)
+    /// <summary>Plays the next injected fault, if any; returns true when it answered the call.</summary>
+    private async Task<bool> ApplyFaultAsync(HttpContext context)
     {
+        WeChatFault? fault;
         lock (_gate)
         {
-            return _faults.TryDequeue(out fault);
+            if (!_faults.TryDequeue(out fault))
+            {
+                return false;
+            }
         }
+
+        if (fault.DelayBeforeAnswer is { } delay)
+        {
+            await Task.Delay(delay, _options.TimeProvider, context.RequestAborted).ConfigureAwait(false);
+            return false;
+        }
+
+        await fault.Apply(context).ConfigureAwait(false);
+        return true;
     }
 
     private async Task ClassicTokenAsync(HttpContext context)
     {
         Interlocked.Increment(ref _classicCalls);
-        if (TryTakeFault(out var fault))
+        if (await ApplyFaultAsync(context).ConfigureAwait(false))
         {
-            await fault!.Apply(context).ConfigureAwait(false);
             return;
         }
 
@@ -227,9 +240,8 @@ public sealed class WeChatEmulator : IAsyncDisposable
     private async Task StableTokenAsync(HttpContext context)
     {
         Interlocked.Increment(ref _stableCalls);
-        if (TryTakeFault(out var fault))
+        if (await ApplyFaultAsync(context).ConfigureAwait(false))
         {
-            await fault!.Apply(context).ConfigureAwait(false);
             return;
         }
 

@@ -7,16 +7,28 @@ namespace BackgroundCache.WeChat.Testing;
 /// </summary>
 public sealed class WeChatFault
 {
-    private WeChatFault(string description, Func<HttpContext, Task> apply)
+    private WeChatFault(string description, Func<HttpContext, Task> apply, TimeSpan? delay = null)
     {
         Description = description;
         Apply = apply;
+        DelayBeforeAnswer = delay;
     }
 
     /// <summary>Gets a description of the fault.</summary>
     public string Description { get; }
 
     internal Func<HttpContext, Task> Apply { get; }
+
+    /// <summary>Gets the delay before a normal answer, for <see cref="Delay(TimeSpan)"/>; null for the other faults.</summary>
+    internal TimeSpan? DelayBeforeAnswer { get; }
+
+    /// <summary>
+    /// Answers normally, but only after <paramref name="delay"/> has passed on the emulator's clock (a slow upstream;
+    /// with a fake clock, the answer comes when the test advances it).
+    /// </summary>
+    /// <param name="delay">How long to wait before answering.</param>
+    /// <returns>The fault.</returns>
+    public static WeChatFault Delay(TimeSpan delay) => new($"delay {delay}", _ => Task.CompletedTask, delay);
 
     /// <summary>Answers HTTP 200 with <c>{"errcode": code, "errmsg": message}</c>.</summary>
     /// <param name="errorCode">The errcode.</param>

@@ -102,6 +102,11 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
             // Stable mode returns the current token while it has more than 5 minutes left; forcing is an explicit decision.
             Log.SameTokenAfterRejection(_logger, Name, token.Fingerprint);
         }
+        else if (_services.GetKeyedService<IRefreshingCache<WeChatJsApiTicket>>(Name) is { } tickets && tickets.TryGetValue(out var ticket))
+        {
+            // The JS-SDK ticket was fetched with the rejected token: fetch it again with the new one.
+            tickets.Invalidate(ticket);
+        }
 
         return token;
     }

@@ -282,6 +282,37 @@ public sealed class WeChatAccessTokenTests
     }
 
     [Fact]
+    public async Task JsApiTicket_TokenInvalidated_IsFetchedAgainWithTheNewToken()
+    {
+        await using var h = await WeChatHarness.StartAsync(WeChatTokenMode.Token, services: s => s.AddWeChatJsApiTicket(WeChatHarness.Name));
+        var tickets = h.Host.Services.GetRequiredKeyedService<IRefreshingCache<WeChatJsApiTicket>>(WeChatHarness.Name);
+        var first = await tickets.GetAsync().AsTask().WaitAsync(Guard);
+        var token = await h.Cache.GetAsync();
+
+        await h.Cache.InvalidateAsync(token);
+        var second = await tickets.RefreshAsync().WaitAsync(Guard); // joins the re-fetch the invalidation asked for
+
+        second.Should().NotBe(first);
+        h.Emulator.TicketCalls.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task SlowAnswer_ArrivesWhenTheEmulatorClockPasses()
+    {
+        await using var h = await WeChatHarness.StartAsync(cacheOptions: o => o.FetchTimeout = TimeSpan.FromMinutes(1));
+        await h.WaitIdleAsync();
+        h.Emulator.InjectFault(WeChatFault.Delay(TimeSpan.FromSeconds(20)));
+
+        var refresh = h.Cache.RefreshAsync();
+        await h.WaitForTokenCallsAsync(2);
+        refresh.IsCompleted.Should().BeFalse();
+        h.Time.Advance(TimeSpan.FromSeconds(20));
+
+        (await refresh.WaitAsync(Guard)).Should().NotBeNull();
+        h.Cache.Status.ConsecutiveFailures.Should().Be(0);
+    }
+
+    [Fact]
     public void JsApiTicket_Signature_MatchesWeChatsDocumentedExample()
     {
         var ticket = new WeChatJsApiTicket("sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg", DateTimeOffset.MaxValue);
