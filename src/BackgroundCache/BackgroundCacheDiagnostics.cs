@@ -17,7 +17,10 @@ public static class BackgroundCacheDiagnostics
     /// <summary>The tag that carries a cache's name on every metric and span.</summary>
     public const string CacheNameTag = "backgroundcache.cache.name";
 
-    /// <summary>The tag that carries a refresh's outcome (<c>success</c>, <c>failure</c>, <c>timeout</c>).</summary>
+    /// <summary>
+    /// The tag that carries a refresh's outcome: <c>success</c> (an upstream call), <c>shared</c> (a value another instance
+    /// fetched, with cluster coordination), <c>failure</c>, <c>timeout</c>.
+    /// </summary>
     public const string OutcomeTag = "backgroundcache.refresh.outcome";
 
     internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);

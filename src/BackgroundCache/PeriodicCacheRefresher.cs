@@ -480,7 +480,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         var started = runtime.Time.GetTimestamp();
         try
         {
-            var (value, version) = await FetchOnceAsync(runtime, options, requested, rejected, decidedOnVersion, stoppingToken).ConfigureAwait(false);
+            var (value, version, fromUpstream) = await FetchOnceAsync(runtime, options, requested, rejected, decidedOnVersion, stoppingToken).ConfigureAwait(false);
             var duration = runtime.Time.GetElapsedTime(started);
             now = runtime.Time.GetUtcNow();
             var expiresAt = GetExpiresAt(value);
@@ -491,8 +491,10 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
             var failuresBefore = _consecutiveFailures;
             var snapshot = Publish(value, expiresAt, version, now);
-            runtime.Metrics.RecordAttempt(runtime.Name, "success", duration);
-            activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, "success");
+            // "shared": a coordinated instance took the value another instance fetched (no upstream call).
+            var outcome = fromUpstream ? "success" : "shared";
+            runtime.Metrics.RecordAttempt(runtime.Name, outcome, duration);
+            activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
             Log.RefreshSucceeded(runtime.Logger, runtime.Name, snapshot.Version, duration.TotalMilliseconds, expiresAt);
             if (failuresBefore > 0)
             {
@@ -546,7 +548,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         }
     }
 
-    private async ValueTask<(T Value, long? Version)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CacheSnapshot<T>? rejected, long decidedOnVersion, CancellationToken stoppingToken)
+    private async ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(CacheRuntime runtime, RefreshingCacheOptions options, bool forced, CacheSnapshot<T>? rejected, long decidedOnVersion, CancellationToken stoppingToken)
     {
         // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
         using var timeout = new CancellationTokenSource(options.FetchTimeout, runtime.Time);
@@ -558,12 +560,12 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             {
                 var result = await coordinator.RefreshAsync(fetch, forced, rejected is null ? default : rejected.Value, decidedOnVersion, linked.Token)
                     .AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
-                return (result.Value, result.Version);
+                return (result.Value, result.Version, result.FromUpstream);
             }
 
             // WaitAsync abandons a fetch that ignores its token.
             var value = await fetch(linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
-            return (value, null);
+            return (value, null, true);
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
         {
