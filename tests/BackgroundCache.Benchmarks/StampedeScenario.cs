@@ -13,21 +13,27 @@ namespace BackgroundCache.Benchmarks;
 /// </summary>
 public static class StampedeScenario
 {
-    private const int Readers = 1000;
+    private static readonly int[] ReaderCounts = [10, 100, 1000];
     private static readonly TimeSpan FactoryTime = TimeSpan.FromMilliseconds(50);
+
+    private static int Readers { get; set; } = 1000;
 
     public static async Task RunAsync()
     {
-        Console.WriteLine("## Stampede: 1,000 concurrent readers, factory 50 ms");
+        Console.WriteLine("## Stampede: concurrent readers, factory 50 ms");
         Console.WriteLine();
-        Console.WriteLine("| cache | moment | factory calls | reader wait p50 | reader wait max |");
-        Console.WriteLine("|---|---|---:|---:|---:|");
-        foreach (var (name, run) in Peers())
+        Console.WriteLine("| cache | readers | moment | factory calls | reader wait p50 | reader wait max |");
+        Console.WriteLine("|---|---:|---|---:|---:|---:|");
+        foreach (var readers in ReaderCounts)
         {
-            var cold = await run(false);
-            Print(name, "cold (first load)", cold);
-            var expiry = await run(true);
-            Print(name, "at expiry / scheduled refresh", expiry);
+            Readers = readers;
+            foreach (var (name, run) in Peers())
+            {
+                var cold = await run(false);
+                Print(name, "cold (first load)", cold);
+                var expiry = await run(true);
+                Print(name, "at expiry / scheduled refresh", expiry);
+            }
         }
 
         Console.WriteLine();
@@ -36,7 +42,7 @@ public static class StampedeScenario
     private static void Print(string name, string moment, (int Calls, TimeSpan[] Waits) result)
     {
         var waits = result.Waits.Order().ToArray();
-        Console.WriteLine($"| {name} | {moment} | {result.Calls} | {Ms(waits[waits.Length / 2])} | {Ms(waits[^1])} |");
+        Console.WriteLine($"| {name} | {Readers:N0} | {moment} | {result.Calls} | {Ms(waits[waits.Length / 2])} | {Ms(waits[^1])} |");
     }
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds < 1 ? $"{t.TotalMicroseconds:F0} µs" : $"{t.TotalMilliseconds:F1} ms";
