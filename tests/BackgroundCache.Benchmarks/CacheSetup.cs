@@ -32,11 +32,17 @@ public sealed class CacheSetup : IAsyncDisposable
 
     public Func<IServiceProvider, CancellationToken, ValueTask<Payload>>? Fetch { get; set; }
 
+    public TimeSpan FetchTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     public async Task StartAsync()
     {
         _field = Value;
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddRefreshingCache(Fetch ?? ((_, _) => ValueTask.FromResult(Value)), o => o.RefreshInterval = TimeSpan.FromHours(1));
+        builder.Services.AddRefreshingCache(Fetch ?? ((_, _) => ValueTask.FromResult(Value)), o =>
+        {
+            o.RefreshInterval = TimeSpan.FromHours(1);
+            o.FetchTimeout = FetchTimeout;
+        });
         builder.Services.AddMemoryCache();
         builder.Services.AddHybridCache();
         builder.Services.AddFusionCache();
