@@ -39,19 +39,27 @@ public sealed class RegistrationTests
     }
 
     [Fact]
-    public async Task AddRefreshingCache_CalledTwice_RegistersOneRefresher()
+    public void AddRefreshingCache_SameTypeAndNameTwice_FailsNamingTheCache()
     {
-        var calls = 0;
         var builder = CacheHarness<string>.CreateBuilder();
-        builder.Services.AddRefreshingCache<string>((_, _) => ValueTask.FromResult($"v{Interlocked.Increment(ref calls)}"));
-        builder.Services.AddRefreshingCache<string>((_, _) => ValueTask.FromResult("other"), o => o.RefreshInterval = TimeSpan.FromMinutes(9));
-        using var host = builder.Build();
+        builder.Services.AddRefreshingCache<string>("rates", (_, _) => ValueTask.FromResult("v"));
 
-        host.Services.GetServices<IHostedService>().OfType<PeriodicCacheRefresher<string>>().Should().HaveCount(1);
-        host.Services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>().Get(Options.DefaultName).RefreshInterval
-            .Should().Be(TimeSpan.FromMinutes(9));
+        var act = () => builder.Services.AddRefreshingCache<string>("rates", (_, _) => ValueTask.FromResult("other"));
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("*String*'rates'*already registered*");
+    }
+
+    [Fact]
+    public async Task AddRefreshingCache_SameNameOtherType_IsAnotherCache()
+    {
+        var builder = CacheHarness<string>.CreateBuilder();
+        builder.Services.AddRefreshingCache<string>("shared", (_, _) => ValueTask.FromResult("text"), o => o.Jitter = TimeSpan.Zero);
+        builder.Services.AddRefreshingCache<int>("shared", (_, _) => ValueTask.FromResult(42));
+        using var host = builder.Build();
         await host.StartAsync();
-        (await host.Services.GetRequiredService<IRefreshingCache<string>>().GetAsync()).Should().Be("v1");
+
+        (await host.Services.GetRequiredKeyedService<IRefreshingCache<string>>("shared").GetAsync()).Should().Be("text");
+        (await host.Services.GetRequiredKeyedService<IRefreshingCache<int>>("shared").GetAsync()).Should().Be(42);
         await host.StopAsync();
     }
 

@@ -91,19 +91,20 @@ public static class RefreshingCacheServiceCollectionExtensions
         var builder = services.AddCacheCore<T>(name, sp => ActivatorUtilities.CreateInstance<TRefresher>(sp), configure);
         if (name.Length == 0)
         {
-            services.TryAddSingleton(sp => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+            services.AddSingleton(sp => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
         }
         else
         {
-            services.TryAddKeyedSingleton(name, (sp, key) => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
+            services.AddKeyedSingleton(name, (sp, key) => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
         }
 
         return builder;
     }
 
     /// <summary>
-    /// Registers everything a cache needs once per (type, name); a second call for the same cache only adds its
-    /// <paramref name="configure"/>, so calling <c>Add…</c> twice is harmless.
+    /// Registers one cache in O(1): the services every cache shares are added once per collection
+    /// (<see cref="CacheServiceRegistry"/>), and the options are validated when the cache starts. Registering the same
+    /// cache (type and name) twice throws, naming it.
     /// </summary>
     internal static RefreshingCacheBuilder<T> AddCacheCore<T>(
         this IServiceCollection services,
@@ -111,21 +112,9 @@ public static class RefreshingCacheServiceCollectionExtensions
         Func<IServiceProvider, PeriodicCacheRefresher<T>> createRefresher,
         Action<RefreshingCacheOptions>? configure)
     {
-        var optionsBuilder = services.AddOptions<RefreshingCacheOptions>(name).ValidateOnStart();
-        if (configure is not null)
-        {
-            optionsBuilder.Configure(configure);
-        }
-
-        var existing = services.FirstOrDefault(d => d.ServiceType == typeof(CacheRegistration<T>) && Equals(d.ServiceKey, name));
-        if (existing?.KeyedImplementationInstance is CacheRegistration<T> registered)
-        {
-            return new RefreshingCacheBuilder<T>(services, registered);
-        }
-
-        services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => new CacheMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RefreshingCacheOptions>, RefreshingCacheOptionsValidator>());
+        var registry = CacheServiceRegistry.For(services);
+        registry.Claim("refreshing cache", typeof(T), name, typeof(T).Name);
+        CacheServiceRegistry.Configure(services, name, configure);
 
         var registration = new CacheRegistration<T>(name, createRefresher);
         services.AddKeyedSingleton(name, registration);

@@ -3,9 +3,26 @@ using System.Diagnostics.Metrics;
 
 namespace BackgroundCache.Internal;
 
+/// <summary>What one cache or one set reports to the gauges at an observation.</summary>
+/// <param name="AgeSeconds">The age of the value served (a set: its oldest), or null.</param>
+/// <param name="TimeToExpirySeconds">Time until the value expires (a set: the soonest), or null.</param>
+/// <param name="ConsecutiveFailures">Failed attempts in a row (a set: the most of any key).</param>
+/// <param name="Set">A set's counts, or null for a single cache.</param>
+internal readonly record struct MetricsReading(double? AgeSeconds, double? TimeToExpirySeconds, int ConsecutiveFailures, SetReading? Set = null)
+{
+    public static MetricsReading FromStatus(RefreshingCacheStatus status, DateTimeOffset now) => new(
+        status.LastRefreshedAt is { } at && status.State is not (RefreshingCacheState.Unavailable or RefreshingCacheState.Loading) ? (now - at).TotalSeconds : null,
+        status.ExpiresAt is { } expiresAt && status.State is not RefreshingCacheState.Unavailable ? (expiresAt - now).TotalSeconds : null,
+        status.ConsecutiveFailures);
+}
+
+/// <summary>A set's counts at an observation.</summary>
+internal readonly record struct SetReading(int Keys, int FetchesQueued, int FetchesActive, int FailingKeys);
+
 /// <summary>
 /// The <c>BackgroundCache</c> meter: one per service provider (created through <see cref="IMeterFactory"/> when one is
-/// registered), so tests and hosts never share instruments.
+/// registered), so tests and hosts never share instruments. Every measurement carries the cache's (or set's) name, never
+/// a key: a set of 10,000 keys is one time series per instrument.
 /// </summary>
 internal sealed class CacheMetrics : IDisposable
 {
@@ -29,18 +46,22 @@ internal sealed class CacheMetrics : IDisposable
 
         _duration = _meter.CreateHistogram<double>("backgroundcache.refresh.duration", "s", "Duration of each upstream fetch.");
         _attempts = _meter.CreateCounter<long>("backgroundcache.refresh.attempts", "{attempt}", "Upstream fetch attempts, tagged with their outcome.");
-        _meter.CreateObservableGauge("backgroundcache.value.age", ObserveAge, "s", "Age of the value each cache serves.");
-        _meter.CreateObservableGauge("backgroundcache.value.time_to_expiry", ObserveTimeToExpiry, "s", "Time until the served value expires.");
-        _meter.CreateObservableGauge("backgroundcache.refresh.consecutive_failures", ObserveFailures, "{failure}", "Failed fetch attempts in a row.");
+        _meter.CreateObservableGauge("backgroundcache.value.age", () => Observe(r => r.AgeSeconds), "s", "Age of the value each cache serves (a set: its oldest value).");
+        _meter.CreateObservableGauge("backgroundcache.value.time_to_expiry", () => Observe(r => r.TimeToExpirySeconds), "s", "Time until the served value expires (a set: the soonest).");
+        _meter.CreateObservableGauge("backgroundcache.refresh.consecutive_failures", () => Observe(r => (int?)r.ConsecutiveFailures), "{failure}", "Failed fetch attempts in a row (a set: the most of any key).");
+        _meter.CreateObservableGauge("backgroundcache.set.keys", () => Observe(r => r.Set?.Keys), "{key}", "Keys a cache set holds.");
+        _meter.CreateObservableGauge("backgroundcache.set.failing_keys", () => Observe(r => r.Set?.FailingKeys), "{key}", "Keys of a cache set whose last attempt failed.");
+        _meter.CreateObservableGauge("backgroundcache.set.fetches.queued", () => Observe(r => r.Set?.FetchesQueued), "{fetch}", "Fetches of a cache set waiting for a slot in its fetch budget.");
+        _meter.CreateObservableGauge("backgroundcache.set.fetches.active", () => Observe(r => r.Set?.FetchesActive), "{fetch}", "Fetches of a cache set in flight (at most MaxConcurrentFetches).");
     }
 
     internal interface IMetricsSource
     {
         string Name { get; }
 
-        RefreshingCacheStatus Status { get; }
-
         TimeProvider TimeProvider { get; }
+
+        MetricsReading Read(DateTimeOffset now);
     }
 
     public void Register(IMetricsSource source) => _sources.TryAdd(source, 0);
@@ -63,36 +84,18 @@ internal sealed class CacheMetrics : IDisposable
         }
     }
 
-    private IEnumerable<Measurement<double>> ObserveAge()
+    private List<Measurement<TValue>> Observe<TValue>(Func<MetricsReading, TValue?> select)
+        where TValue : struct
     {
+        var measurements = new List<Measurement<TValue>>();
         foreach (var source in _sources.Keys)
         {
-            var status = source.Status;
-            if (status.LastRefreshedAt is { } at && status.State is not RefreshingCacheState.Unavailable)
+            if (select(source.Read(source.TimeProvider.GetUtcNow())) is { } value)
             {
-                yield return new((source.TimeProvider.GetUtcNow() - at).TotalSeconds, Tag(source));
+                measurements.Add(new(value, new KeyValuePair<string, object?>(BackgroundCacheDiagnostics.CacheNameTag, source.Name)));
             }
         }
-    }
 
-    private IEnumerable<Measurement<double>> ObserveTimeToExpiry()
-    {
-        foreach (var source in _sources.Keys)
-        {
-            if (source.Status.ExpiresAt is { } expiresAt)
-            {
-                yield return new((expiresAt - source.TimeProvider.GetUtcNow()).TotalSeconds, Tag(source));
-            }
-        }
+        return measurements;
     }
-
-    private IEnumerable<Measurement<int>> ObserveFailures()
-    {
-        foreach (var source in _sources.Keys)
-        {
-            yield return new(source.Status.ConsecutiveFailures, Tag(source));
-        }
-    }
-
-    private static KeyValuePair<string, object?> Tag(IMetricsSource source) => new(BackgroundCacheDiagnostics.CacheNameTag, source.Name);
 }

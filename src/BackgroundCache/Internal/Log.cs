@@ -17,6 +17,17 @@ internal static partial class Log
     public const int RefreshScheduledId = 1007;
     public const int StoppedId = 1008;
     public const int OnDemandRefreshBlockedId = 1009;
+    public const int SchedulerCallbackFailedId = 1010;
+    public const int OptionsReloadRejectedId = 1011;
+    public const int AbandonedFetchFailedId = 1012;
+    public const int AbandonedFetchEndedId = 1013;
+    public const int SetOutageStartedId = 1020;
+    public const int SetOutageProbeFailedId = 1021;
+    public const int SetOutageEndedId = 1022;
+    public const int SetKeyRemovedId = 1023;
+    public const int SetKeyEvictedId = 1024;
+    public const int SetInitialKeysLoadedId = 1025;
+    public const int SetInitialKeysFailedId = 1026;
 
     [LoggerMessage(RefreshSucceededId, LogLevel.Debug, "Cache '{CacheName}' refreshed to version {Version} in {DurationMs:F1} ms; expires at {ExpiresAt}.")]
     public static partial void RefreshSucceeded(ILogger logger, string cacheName, long version, double durationMs, DateTimeOffset? expiresAt);
@@ -47,4 +58,37 @@ internal static partial class Log
 
     [LoggerMessage(OnDemandRefreshBlockedId, LogLevel.Debug, "Cache '{CacheName}' answered an on-demand refresh with the last error: the upstream asked not to be called before {RetryAfter}.")]
     public static partial void OnDemandRefreshBlocked(ILogger logger, string cacheName, DateTimeOffset retryAfter);
+
+    [LoggerMessage(SchedulerCallbackFailedId, LogLevel.Error, "Cache '{CacheName}' scheduler callback failed; other values keep their schedule.")]
+    public static partial void SchedulerCallbackFailed(ILogger logger, Exception exception, string cacheName);
+
+    [LoggerMessage(OptionsReloadRejectedId, LogLevel.Error, "Cache '{CacheName}' ignored a reloaded configuration that failed validation and keeps its last valid options: {Failures}")]
+    public static partial void OptionsReloadRejected(ILogger logger, string cacheName, string failures);
+
+    [LoggerMessage(AbandonedFetchFailedId, LogLevel.Warning, "Cache '{CacheName}': a fetch abandoned after FetchTimeout has now failed.")]
+    public static partial void AbandonedFetchFailed(ILogger logger, Exception exception, string cacheName);
+
+    [LoggerMessage(AbandonedFetchEndedId, LogLevel.Information, "Cache '{CacheName}': a fetch abandoned after FetchTimeout has now {Outcome}.")]
+    public static partial void AbandonedFetchEnded(ILogger logger, string cacheName, string outcome);
+
+    [LoggerMessage(SetOutageStartedId, LogLevel.Warning, "Cache set '{CacheName}': {FailingKeys} keys failed in a row with no success in between; the set backs off as a whole and probes one key at a time (next probe in {ProbeDelay}).")]
+    public static partial void SetOutageStarted(ILogger logger, Exception exception, string cacheName, int failingKeys, TimeSpan probeDelay);
+
+    [LoggerMessage(SetOutageProbeFailedId, LogLevel.Warning, "Cache set '{CacheName}': probe {Probe} failed; next probe in {ProbeDelay}.")]
+    public static partial void SetOutageProbeFailed(ILogger logger, string cacheName, int probe, TimeSpan probeDelay);
+
+    [LoggerMessage(SetOutageEndedId, LogLevel.Information, "Cache set '{CacheName}': the upstream answers again after {Probes} probes; {Parked} parked keys resume within the fetch budget.")]
+    public static partial void SetOutageEnded(ILogger logger, string cacheName, int probes, int parked);
+
+    [LoggerMessage(SetKeyRemovedId, LogLevel.Debug, "Cache set '{CacheName}': key removed; {Count} keys held.")]
+    public static partial void SetKeyRemoved(ILogger logger, string cacheName, int count);
+
+    [LoggerMessage(SetKeyEvictedId, LogLevel.Debug, "Cache set '{CacheName}': {Evicted} keys evicted after EvictAfterIdle ({EvictAfterIdle}) without a read; {Count} keys held.")]
+    public static partial void SetKeysEvicted(ILogger logger, string cacheName, int evicted, TimeSpan evictAfterIdle, int count);
+
+    [LoggerMessage(SetInitialKeysLoadedId, LogLevel.Information, "Cache set '{CacheName}': {Count} initial keys loaded.")]
+    public static partial void SetInitialKeysLoaded(ILogger logger, string cacheName, int count);
+
+    [LoggerMessage(SetInitialKeysFailedId, LogLevel.Error, "Cache set '{CacheName}': loading the initial keys failed (attempt {Attempt}); retrying in {RetryDelay}. Keys read meanwhile are added as they are read.")]
+    public static partial void SetInitialKeysFailed(ILogger logger, Exception exception, string cacheName, int attempt, TimeSpan retryDelay);
 }

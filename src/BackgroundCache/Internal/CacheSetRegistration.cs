@@ -1,0 +1,17 @@
+namespace BackgroundCache.Internal;
+
+/// <summary>
+/// Everything registered for one (key type, value type, name) set; the builder's extensions add to it.
+/// </summary>
+internal sealed class CacheSetRegistration<TKey, T>(string name, Func<IServiceProvider, Func<IServiceProvider, TKey, CancellationToken, ValueTask<T>>> createFetch)
+    where TKey : notnull
+{
+    public string Name { get; } = name;
+
+    /// <summary>Gets what builds the set's fetch from the root provider (once); the fetch receives a scoped provider.</summary>
+    public Func<IServiceProvider, Func<IServiceProvider, TKey, CancellationToken, ValueTask<T>>> CreateFetch { get; } = createFetch;
+
+    public Func<T, DateTimeOffset?>? ExpirySelector { get; set; }
+
+    public Func<IServiceProvider, CancellationToken, ValueTask<IEnumerable<TKey>>>? InitialKeys { get; set; }
+}

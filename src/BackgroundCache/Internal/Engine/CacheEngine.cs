@@ -1,0 +1,190 @@
+using BackgroundCache.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>How an attempt ended, for the engine's view across entries (a set's outage detection).</summary>
+internal enum AttemptOutcome
+{
+    Success,
+    Failure,
+    Cancelled,
+}
+
+/// <summary>
+/// What the entries of one cache, or of one set, share: name, options, clock, logging, metrics, the scheduler with its one
+/// timer, the stop signal, and the fetch. A single cache is an engine with one entry; a set is an engine with many, plus a
+/// fetch budget and whole-set backoff.
+/// </summary>
+/// <typeparam name="T">The type of the cached value.</typeparam>
+internal abstract class CacheEngine<T> : IDisposable
+{
+    private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private RefreshingCacheOptions? _options;
+    private string? _rejectedOptions;
+    private int _activeAttempts;
+    private int _stopped;
+
+    protected CacheEngine(
+        string name,
+        IOptionsMonitor<RefreshingCacheOptions> options,
+        TimeProvider time,
+        ILogger logger,
+        CacheMetrics metrics,
+        Func<T, DateTimeOffset?>? expirySelector,
+        IReadOnlyList<ICacheValueObserver<T>> observers)
+    {
+        Name = name;
+        _optionsMonitor = options;
+        Time = time;
+        Logger = logger;
+        Metrics = metrics;
+        ExpirySelector = expirySelector;
+        Observers = observers;
+        Scheduler = new RefreshScheduler(time, ex => Log.SchedulerCallbackFailed(logger, ex, name));
+    }
+
+    public string Name { get; }
+
+    public TimeProvider Time { get; }
+
+    public ILogger Logger { get; }
+
+    public CacheMetrics Metrics { get; }
+
+    public RefreshScheduler Scheduler { get; }
+
+    public Func<T, DateTimeOffset?>? ExpirySelector { get; }
+
+    public IReadOnlyList<ICacheValueObserver<T>> Observers { get; }
+
+    public CancellationToken Stopping => _stopping.Token;
+
+    public bool IsStopped => Volatile.Read(ref _stopped) != 0;
+
+    /// <summary>
+    /// Gets the current valid options. A reload that fails validation is logged once and ignored: the last valid options
+    /// stay in force (an operator's typo in a reloadable appsettings.json never stops the refreshes or the host).
+    /// </summary>
+    public RefreshingCacheOptions Options
+    {
+        get
+        {
+            try
+            {
+                var options = _optionsMonitor.Get(Name);
+                _options = options;
+                return options;
+            }
+            catch (OptionsValidationException ex) when (_options is { } lastValid)
+            {
+                var rejected = string.Join(" ", ex.Failures);
+                if (!string.Equals(Interlocked.Exchange(ref _rejectedOptions, rejected), rejected, StringComparison.Ordinal))
+                {
+                    Log.OptionsReloadRejected(Logger, Name, rejected);
+                }
+
+                return lastValid;
+            }
+        }
+    }
+
+    /// <summary>Gets a value indicating whether a value's next refresh after an out-of-schedule load is spread (sets).</summary>
+    public virtual bool SpreadRefreshes => false;
+
+    /// <summary>Gets the coordinator that decides who calls the upstream (Redis), or null.</summary>
+    public virtual ICacheCoordinator<T>? Coordinator => null;
+
+    /// <summary>Gets the error that holds the whole engine back (a set's outage), or null.</summary>
+    public virtual Exception? SharedError => null;
+
+    /// <summary>Gets when a parked entry may next be tried (a set's next probe), or null.</summary>
+    public virtual DateTimeOffset? ParkedUntil => null;
+
+    /// <summary>Test hook: called when an entry becomes idle with its next wake scheduled.</summary>
+    public Action<CacheEntry<T>>? OnIdle { get; set; }
+
+    /// <summary>Reads the options at start; an invalid configuration throws and fails host start, naming the setting.</summary>
+    public RefreshingCacheOptions ValidateOptions() => _options = _optionsMonitor.Get(Name);
+
+    /// <summary>Fetches a value for <paramref name="entry"/>; <paramref name="rejected"/> is the value an invalidation refused.</summary>
+    public abstract ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken);
+
+    public virtual DateTimeOffset? GetExpiresAt(T value)
+    {
+        if (ExpirySelector is { } selector)
+        {
+            return selector(value);
+        }
+
+        return value is AccessToken token ? token.ExpiresAt : null;
+    }
+
+    /// <summary>Waits for a slot in the fetch budget; null when the engine has none. Disposing the lease frees the slot.</summary>
+    public virtual ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken) => new((IDisposable?)null);
+
+    /// <summary>Whether <paramref name="entry"/> may call the upstream now (false while a set backs off as a whole).</summary>
+    public virtual bool TryAdmit(CacheEntry<T> entry) => true;
+
+    /// <summary>Takes an entry that <see cref="TryAdmit"/> turned away; the engine resumes it later.</summary>
+    public virtual void Park(CacheEntry<T> entry, DateTimeOffset now) => entry.Resume(now);
+
+    /// <summary>Called after each attempt of any entry, outside the entry's lock.</summary>
+    public virtual void OnAttemptEnded(CacheEntry<T> entry, AttemptOutcome outcome, Exception? error, DateTimeOffset now)
+    {
+    }
+
+    /// <summary>Runs an attempt off the caller's thread (a reader's <c>GetOrAdd</c>, the timer's callback), tracked for stop.</summary>
+    public void Launch(CacheEntry<T> entry, CacheEntry<T>.AttemptPlan plan)
+    {
+        Interlocked.Increment(ref _activeAttempts);
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Entry.RunAttemptAsync(s.Plan), (Entry: entry, Plan: plan), preferLocal: false);
+    }
+
+    public void AttemptFinished()
+    {
+        if (Interlocked.Decrement(ref _activeAttempts) == 0 && IsStopped)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Signals stop: cancels every fetch and wait for a fetch slot, and stops the timer.</summary>
+    public void BeginStop()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        Scheduler.Dispose();
+        if (Volatile.Read(ref _activeAttempts) == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Waits until every attempt has ended (they end promptly once cancelled; a fetch that ignores it is abandoned).</summary>
+    public Task WaitDrainedAsync(CancellationToken cancellationToken) => _drained.Task.WaitAsync(cancellationToken);
+
+    public void NotifyIdle(CacheEntry<T> entry) => OnIdle?.Invoke(entry);
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            BeginStop();
+            _stopping.Dispose();
+        }
+    }
+}

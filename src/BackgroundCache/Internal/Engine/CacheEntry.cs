@@ -1,0 +1,1069 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Logging;
+
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>
+/// One value's state machine: its snapshot, schedule, expiry, failures and pending requests. A single cache drives one
+/// entry; a set drives one per key. A bug fixed here is fixed everywhere.
+/// </summary>
+/// <remarks>
+/// <para>Reads are a volatile read of <see cref="_current"/>: no lock, no clock, no allocation. Everything else happens
+/// under <see cref="_gate"/>, and nothing that calls out (the engine, observers, user code, task continuations that run
+/// synchronously) is called while it is held.</para>
+/// <para>States: NotStarted → Idle ⇄ Running (one attempt at a time) ⇄ Parked (a set backing off as a whole) → Stopped.
+/// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
+/// </remarks>
+/// <typeparam name="T">The type of the cached value.</typeparam>
+internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
+{
+    private const long NoWake = long.MaxValue;
+
+    private readonly CacheEngine<T> _engine;
+    private readonly Lock _gate = new();
+    private volatile CacheSnapshot<T>? _current;
+    private volatile bool _touched;
+    private EntryState _state;
+    private long _version;
+    private int _failures;
+    private Exception? _lastError;
+    private DateTimeOffset? _startedAt;
+    private DateTimeOffset? _lastAttemptAt;
+    private DateTimeOffset? _blockedUntil;
+    private DateTimeOffset? _due;
+    private DateTimeOffset? _retireAt;
+    private long _wakeTicks = NoWake;
+    private TaskCompletionSource<T>? _pending;
+    private CacheSnapshot<T>? _pendingRejected;
+    private TaskCompletionSource<T>? _inflight;
+    private TaskCompletionSource? _changed;
+    private CancellationTokenSource? _attemptCts;
+    private Task? _abandoned;
+
+    public CacheEntry(CacheEngine<T> engine) => _engine = engine;
+
+    private enum EntryState : byte
+    {
+        NotStarted,
+        Idle,
+        Running,
+        Parked,
+        Stopped,
+    }
+
+    /// <summary>Gets the name used in logs, statuses and exceptions.</summary>
+    public virtual string DisplayName => _engine.Name;
+
+    /// <summary>Gets the published snapshot, or null.</summary>
+    public CacheSnapshot<T>? Current => _current;
+
+    /// <summary>Gets the consecutive failures without taking the lock (metrics).</summary>
+    public int ConsecutiveFailures => Volatile.Read(ref _failures);
+
+    /// <summary>Gets a value indicating whether the entry waits for its next due time (test and benchmark hook).</summary>
+    public bool IsWaiting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state == EntryState.Idle && _wakeTicks != NoWake;
+            }
+        }
+    }
+
+    /// <summary>Gets a value indicating whether the entry is parked by a set that backs off as a whole.</summary>
+    public bool IsParked
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state == EntryState.Parked;
+            }
+        }
+    }
+
+    /// <summary>Gets a value indicating whether there is a request (<c>RefreshAsync</c>, <c>Invalidate</c>) waiting.</summary>
+    public bool HasPendingRequest
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending is not null;
+            }
+        }
+    }
+
+    /// <summary>Gets the entry's state without building a status (a set's health check counts thousands).</summary>
+    public RefreshingCacheState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return StateLocked();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public RefreshingCacheStatus Status
+    {
+        get
+        {
+            lock (_gate)
+            {
+                var current = _current;
+                return new RefreshingCacheStatus
+                {
+                    Name = DisplayName,
+                    State = StateLocked(),
+                    Version = current?.Version ?? 0,
+                    LastRefreshedAt = current?.FetchedAt,
+                    ExpiresAt = current?.ExpiresAt,
+                    NextRefreshAt = _state switch
+                    {
+                        EntryState.Idle or EntryState.Running => _due, // while running: the due time that started it
+                        EntryState.Parked => _engine.ParkedUntil,
+                        _ => null,
+                    },
+                    LastAttemptAt = _lastAttemptAt,
+                    ConsecutiveFailures = _failures,
+                    LastError = _lastError ?? (current is null ? _engine.SharedError : null),
+                };
+            }
+        }
+    }
+
+    private RefreshingCacheState StateLocked()
+    {
+        if (_state == EntryState.Stopped)
+        {
+            return RefreshingCacheState.Stopped;
+        }
+
+        if (_current is null)
+        {
+            return _failures > 0 || _version > 0 ? RefreshingCacheState.Unavailable : RefreshingCacheState.Loading;
+        }
+
+        return _failures > 0 ? RefreshingCacheState.Stale : RefreshingCacheState.Fresh;
+    }
+
+    /// <summary>Reads and clears the "read since the last sweep" mark (a set's idle eviction).</summary>
+    public bool TakeTouched()
+    {
+        if (!_touched)
+        {
+            return false;
+        }
+
+        _touched = false;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool TryGetValue([MaybeNullWhen(false)] out T value)
+    {
+        if (!_touched)
+        {
+            _touched = true;
+        }
+
+        var snapshot = _current;
+        if (snapshot is null)
+        {
+            value = default;
+            return false;
+        }
+
+        value = snapshot.Value;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<T> GetAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_touched)
+        {
+            _touched = true;
+        }
+
+        var snapshot = _current;
+        return snapshot is not null ? new ValueTask<T>(snapshot.Value) : GetSlowAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<T> RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        TaskCompletionSource<T> request;
+        AttemptPlan? plan = null;
+        lock (_gate)
+        {
+            if (_state == EntryState.Stopped)
+            {
+                return Task.FromException<T>(Unavailable($"Cache '{DisplayName}' has stopped."));
+            }
+
+            if (_state == EntryState.Running)
+            {
+                request = _inflight ??= NewRequest();
+            }
+            else
+            {
+                request = _pending ??= NewRequest();
+                plan = StartIfIdleLocked();
+            }
+        }
+
+        Launch(plan);
+        return request.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public void Invalidate(T rejectedValue)
+    {
+        var snapshot = _current;
+        if (snapshot is not null && !EqualityComparer<T>.Default.Equals(snapshot.Value, rejectedValue))
+        {
+            return; // The cache has already moved on.
+        }
+
+        AttemptPlan? plan;
+        lock (_gate)
+        {
+            if (_state is EntryState.Stopped or EntryState.Running || !ReferenceEquals(_current, snapshot) || _pending is not null)
+            {
+                return;
+            }
+
+            _pending = NewRequest();
+            _pendingRejected = snapshot;
+            plan = StartIfIdleLocked();
+        }
+
+        Launch(plan);
+    }
+
+    /// <inheritdoc />
+    public Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
+    {
+        TaskCompletionSource<T> request;
+        AttemptPlan? plan = null;
+        lock (_gate)
+        {
+            var snapshot = _current;
+            if (snapshot is not null && !EqualityComparer<T>.Default.Equals(snapshot.Value, rejectedValue))
+            {
+                return Task.FromResult(snapshot.Value); // The cache has already moved on.
+            }
+
+            if (_state == EntryState.Stopped)
+            {
+                return Task.FromException<T>(Unavailable($"Cache '{DisplayName}' has stopped."));
+            }
+
+            if (_state == EntryState.Running)
+            {
+                request = _inflight ??= NewRequest();
+            }
+            else
+            {
+                if (_pending is null)
+                {
+                    _pending = NewRequest();
+                    _pendingRejected = snapshot;
+                }
+
+                request = _pending;
+                plan = StartIfIdleLocked();
+            }
+        }
+
+        Launch(plan);
+        return request.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Asks for a refresh (a coordinator's forwarded request); false when one is already pending or running.</summary>
+    public bool RequestRefresh()
+    {
+        AttemptPlan? plan;
+        lock (_gate)
+        {
+            if (_state is EntryState.Stopped or EntryState.Running || _pending is not null)
+            {
+                return false;
+            }
+
+            _pending = NewRequest();
+            plan = StartIfIdleLocked();
+        }
+
+        Launch(plan);
+        return true;
+    }
+
+    /// <summary>
+    /// Starts the entry: a value already published (a coordinator's shared value) is refreshed on its schedule; otherwise the
+    /// first fetch starts now. Idempotent.
+    /// </summary>
+    public void Start(DateTimeOffset now)
+    {
+        AttemptPlan? plan = null;
+        var idle = false;
+        lock (_gate)
+        {
+            if (_state != EntryState.NotStarted)
+            {
+                return;
+            }
+
+            _startedAt = now;
+            _state = EntryState.Idle;
+            if (_current is { } adopted && _pending is null)
+            {
+                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes);
+                ArmLocked();
+                idle = true;
+            }
+            else
+            {
+                plan = BeginAttemptLocked(now, onTime: false);
+            }
+        }
+
+        Launch(plan);
+        if (idle)
+        {
+            _engine.NotifyIdle(this);
+        }
+    }
+
+    /// <summary>Resumes a parked entry (its set's outage ended, or it was picked as the probe).</summary>
+    public void Resume(DateTimeOffset now)
+    {
+        AttemptPlan? plan;
+        lock (_gate)
+        {
+            if (_state != EntryState.Parked)
+            {
+                return;
+            }
+
+            _state = EntryState.Idle;
+            plan = BeginAttemptLocked(now, onTime: false);
+        }
+
+        Launch(plan);
+    }
+
+    /// <summary>Stops the entry for good: no more refreshes; its fetch is cancelled; waiting callers are released.</summary>
+    public void Stop()
+    {
+        TaskCompletionSource<T>? pending;
+        TaskCompletionSource<T>? inflight;
+        CancellationTokenSource? attempt;
+        lock (_gate)
+        {
+            if (_state == EntryState.Stopped)
+            {
+                return;
+            }
+
+            _state = EntryState.Stopped;
+            _due = null;
+            _wakeTicks = NoWake;
+            pending = _pending;
+            inflight = _inflight;
+            _pending = null;
+            _inflight = null;
+            attempt = _attemptCts;
+            SignalChangedLocked();
+        }
+
+        pending?.TrySetCanceled();
+        inflight?.TrySetCanceled();
+        try
+        {
+            attempt?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt ended meanwhile.
+        }
+    }
+
+    /// <summary>Publishes a value obtained from a shared store (not from the upstream) and reschedules after it.</summary>
+    public void PublishShared(T value, DateTimeOffset? expiresAt, long version)
+    {
+        var now = _engine.Time.GetUtcNow();
+        if (expiresAt is { } e && e <= now)
+        {
+            return; // Never adopt an expired value.
+        }
+
+        var options = _engine.Options;
+        CacheSnapshot<T>? published;
+        var idle = false;
+        lock (_gate)
+        {
+            if (_state == EntryState.Stopped)
+            {
+                return;
+            }
+
+            published = PublishLocked(value, expiresAt, version, now, options);
+            if (_state == EntryState.Idle)
+            {
+                // Another instance refreshed: the next refresh follows the new value's schedule.
+                _due = now + RefreshPolicy.AfterSuccess(options, expiresAt, now, spread: false);
+                ArmLocked();
+                idle = true;
+            }
+        }
+
+        NotifyPublished(published);
+        if (idle)
+        {
+            _engine.NotifyIdle(this);
+        }
+    }
+
+    /// <summary>Waits until the entry holds a value, fails for good, or stops; false when <paramref name="timeout"/> passed first.</summary>
+    public async Task<bool> WaitForFirstLoadAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = _engine.Time.GetUtcNow() + timeout;
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_current is not null || _version > 0 || _state == EntryState.Stopped || RefreshPolicy.IsPermanent(_lastError))
+                {
+                    return true;
+                }
+
+                changed = (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            var remaining = deadline - _engine.Time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            try
+            {
+                await changed.WaitAsync(remaining, _engine.Time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    void ISchedulable.OnDue(DateTimeOffset now, long dueTicks)
+    {
+        AttemptPlan? plan = null;
+        CacheSnapshot<T>? retired = null;
+        DateTimeOffset retiredAt = default;
+        lock (_gate)
+        {
+            if (dueTicks != _wakeTicks || _state == EntryState.Stopped)
+            {
+                return; // Superseded by a later schedule.
+            }
+
+            _wakeTicks = NoWake;
+            if (_current is { } current && _retireAt is { } retireAt && retireAt <= now)
+            {
+                retired = current;
+                retiredAt = retireAt;
+                _current = null;
+                _retireAt = null;
+                SignalChangedLocked();
+            }
+
+            if (_state == EntryState.Idle && _due is { } due && due <= now)
+            {
+                plan = BeginAttemptLocked(now, onTime: true);
+            }
+            else
+            {
+                ArmLocked();
+            }
+        }
+
+        if (retired is not null)
+        {
+            Log.ValueExpired(_engine.Logger, DisplayName, retired.Version, retiredAt);
+            foreach (var observer in _engine.Observers)
+            {
+                try
+                {
+                    observer.OnRetired(retired);
+                }
+                catch (Exception ex)
+                {
+                    Log.ObserverFailed(_engine.Logger, ex, DisplayName, retired.Version);
+                }
+            }
+        }
+
+        Launch(plan);
+    }
+
+    /// <summary>Runs one attempt: waits out an abandoned fetch, takes a fetch slot, asks to be admitted, fetches, records.</summary>
+    internal async Task RunAttemptAsync(AttemptPlan plan)
+    {
+        var engine = _engine;
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(engine.Stopping);
+        Task? prior;
+        lock (_gate)
+        {
+            _attemptCts = cts;
+            if (_state == EntryState.Stopped)
+            {
+                cts.Cancel();
+            }
+
+            prior = _abandoned;
+        }
+
+        var options = engine.Options;
+        IDisposable? slot = null;
+        var started = 0L;
+        Activity? activity = null;
+        try
+        {
+            if (prior is { IsCompleted: false })
+            {
+                // At most one fetch per value is ever in flight: a fetch that outlived FetchTimeout is waited out.
+                await prior.WaitAsync(cts.Token).ConfigureAwait(false);
+            }
+
+            slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false);
+            if (!engine.TryAdmit(this))
+            {
+                slot?.Dispose();
+                slot = null;
+                Park(plan);
+                return;
+            }
+
+            activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
+            activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+            started = engine.Time.GetTimestamp();
+            var (value, version, fromUpstream) = await FetchOnceAsync(plan, options, cts.Token, ref slot).ConfigureAwait(false);
+            var duration = engine.Time.GetElapsedTime(started);
+            OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            // Stopped or removed: nothing to record.
+            lock (_gate)
+            {
+                if (_state == EntryState.Running)
+                {
+                    _state = EntryState.Stopped;
+                }
+            }
+
+            plan.Request?.TrySetCanceled();
+            CompleteInflight(static r => r.TrySetCanceled());
+            engine.OnAttemptEnded(this, AttemptOutcome.Cancelled, null, engine.Time.GetUtcNow());
+        }
+        catch (Exception ex)
+        {
+            var duration = started == 0 ? TimeSpan.Zero : engine.Time.GetElapsedTime(started);
+            OnFailed(plan, options, ex, duration, activity);
+        }
+        finally
+        {
+            slot?.Dispose();
+            activity?.Dispose();
+            lock (_gate)
+            {
+                if (ReferenceEquals(_attemptCts, cts))
+                {
+                    _attemptCts = null;
+                }
+            }
+
+            cts.Dispose();
+            engine.AttemptFinished();
+        }
+    }
+
+    private void OnSucceeded(AttemptPlan plan, RefreshingCacheOptions options, T value, long? version, bool fromUpstream, TimeSpan duration, Activity? activity)
+    {
+        var engine = _engine;
+        var now = engine.Time.GetUtcNow();
+        var expiresAt = engine.GetExpiresAt(value);
+        if (expiresAt is { } e && e <= now)
+        {
+            throw new InvalidOperationException($"Cache '{DisplayName}' fetched a value that had already expired (at {e:O}).");
+        }
+
+        CacheSnapshot<T>? published;
+        TaskCompletionSource<T>? inflight;
+        int failuresBefore;
+        long servedVersion;
+        lock (_gate)
+        {
+            failuresBefore = _failures;
+            published = PublishLocked(value, expiresAt, version, now, options);
+            servedVersion = _current?.Version ?? 0;
+            inflight = _inflight;
+            _inflight = null;
+            if (_state == EntryState.Running)
+            {
+                _state = EntryState.Idle;
+                _due = now + RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime);
+                ArmLocked();
+            }
+        }
+
+        // "shared": a coordinated instance took the value another instance fetched (no upstream call).
+        var outcome = fromUpstream ? "success" : "shared";
+        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
+        Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt);
+        if (failuresBefore > 0)
+        {
+            Log.Recovered(engine.Logger, DisplayName, failuresBefore, servedVersion);
+        }
+
+        NotifyPublished(published);
+        plan.Request?.TrySetResult(value);
+        inflight?.TrySetResult(value);
+        engine.OnAttemptEnded(this, AttemptOutcome.Success, null, now);
+        engine.NotifyIdle(this);
+    }
+
+    private void OnFailed(AttemptPlan plan, RefreshingCacheOptions options, Exception error, TimeSpan duration, Activity? activity)
+    {
+        var engine = _engine;
+        var outcome = error is TimeoutException ? "timeout" : "failure";
+        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
+        activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
+
+        var now = engine.Time.GetUtcNow();
+        TimeSpan delay;
+        long servedVersion;
+        int failures;
+        TaskCompletionSource<T>? inflight;
+        lock (_gate)
+        {
+            failures = ++_failures;
+            _lastError = error;
+            delay = RefreshPolicy.AfterFailure(options, error, failures);
+            _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
+            servedVersion = _current?.Version ?? 0;
+            inflight = _inflight;
+            _inflight = null;
+            if (_state == EntryState.Running)
+            {
+                _state = EntryState.Idle;
+                _due = now + delay;
+                ArmLocked();
+            }
+
+            if (RefreshPolicy.IsPermanent(error))
+            {
+                SignalChangedLocked(); // readers waiting for a first value learn at once that retries will not help
+            }
+        }
+
+        if (servedVersion > 0)
+        {
+            Log.RefreshFailedServingStale(engine.Logger, error, DisplayName, failures, servedVersion, delay);
+        }
+        else
+        {
+            Log.RefreshFailedNoValue(engine.Logger, error, DisplayName, failures, delay);
+        }
+
+        Fail(plan.Request, error);
+        Fail(inflight, error);
+        engine.OnAttemptEnded(this, AttemptOutcome.Failure, error, now);
+        engine.NotifyIdle(this);
+    }
+
+    private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    {
+        var engine = _engine;
+
+        // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
+        var timeout = new CancellationTokenSource(options.FetchTimeout, engine.Time);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        Task<(T Value, long? Version, bool FromUpstream)> fetch;
+        try
+        {
+            fetch = StartFetchAsync(plan, linked.Token);
+        }
+        catch
+        {
+            linked.Dispose();
+            timeout.Dispose();
+            throw;
+        }
+
+        if (fetch.IsCompletedSuccessfully)
+        {
+            linked.Dispose();
+            timeout.Dispose();
+            return new ValueTask<(T, long?, bool)>(fetch.Result);
+        }
+
+        // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
+        // FetchTimeout, so the fetch budget counts calls actually in flight.
+        var owned = slot;
+        slot = null;
+        return AwaitFetchAsync(fetch, owned, timeout, linked, options, cancellationToken);
+    }
+
+    private async ValueTask<(T Value, long? Version, bool FromUpstream)> AwaitFetchAsync(
+        Task<(T Value, long? Version, bool FromUpstream)> fetch,
+        IDisposable? slot,
+        CancellationTokenSource timeout,
+        CancellationTokenSource linked,
+        RefreshingCacheOptions options,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await fetch.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The fetch for cache '{DisplayName}' did not complete within FetchTimeout ({options.FetchTimeout}).", ex);
+        }
+        finally
+        {
+            if (fetch.IsCompleted)
+            {
+                slot?.Dispose();
+            }
+            else
+            {
+                Abandon(fetch, slot);
+            }
+
+            linked.Dispose();
+            timeout.Dispose();
+        }
+    }
+
+    private async Task<(T Value, long? Version, bool FromUpstream)> StartFetchAsync(AttemptPlan plan, CancellationToken cancellationToken)
+    {
+        var engine = _engine;
+        var rejected = plan.Rejected;
+        if (engine.Coordinator is { } coordinator)
+        {
+            var result = await coordinator.RefreshAsync(
+                ct => engine.FetchAsync(this, rejected, ct),
+                plan.Requested,
+                rejected is null ? default : rejected.Value,
+                plan.DecidedOnVersion,
+                cancellationToken).ConfigureAwait(false);
+            return (result.Value, result.Version, result.FromUpstream);
+        }
+
+        var value = await engine.FetchAsync(this, rejected, cancellationToken).ConfigureAwait(false);
+        return (value, null, true);
+    }
+
+    private void Abandon(Task fetch, IDisposable? slot)
+    {
+        lock (_gate)
+        {
+            _abandoned = fetch;
+        }
+
+        var logger = _engine.Logger;
+        var name = DisplayName;
+        fetch.ContinueWith(
+            t =>
+            {
+                // Observed, so it never surfaces as an unobserved task exception; its late result is discarded.
+                if (t.Exception is { } error)
+                {
+                    Log.AbandonedFetchFailed(logger, error.InnerException ?? error, name);
+                }
+                else
+                {
+                    Log.AbandonedFetchEnded(logger, name, t.IsCanceled ? "cancelled" : "completed; its result was discarded");
+                }
+
+                slot?.Dispose();
+                lock (_gate)
+                {
+                    if (ReferenceEquals(_abandoned, t))
+                    {
+                        _abandoned = null;
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private void Park(AttemptPlan plan)
+    {
+        var now = _engine.Time.GetUtcNow();
+        lock (_gate)
+        {
+            if (_state != EntryState.Running)
+            {
+                return;
+            }
+
+            _state = EntryState.Parked;
+
+            // The attempt's callers wait for the attempt that resumes it.
+            _pending = plan.Request ?? _inflight;
+            if (plan.Request is not null && _inflight is not null)
+            {
+                var joined = _inflight;
+                _ = plan.Request.Task.ContinueWith(
+                    static (t, s) => CopyOutcome(t, (TaskCompletionSource<T>)s!),
+                    joined,
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+
+            _inflight = null;
+            _pendingRejected = plan.Rejected;
+            ArmLocked();
+        }
+
+        _engine.Park(this, now);
+    }
+
+    private static void CopyOutcome(Task<T> from, TaskCompletionSource<T> to)
+    {
+        if (from.IsCanceled)
+        {
+            to.TrySetCanceled();
+        }
+        else if (from.Exception is { } error)
+        {
+            Fail(to, error.InnerException ?? error);
+        }
+        else
+        {
+            to.TrySetResult(from.Result);
+        }
+    }
+
+    private AttemptPlan? StartIfIdleLocked() =>
+        _state == EntryState.Idle ? BeginAttemptLocked(_engine.Time.GetUtcNow(), onTime: false) : null;
+
+    private AttemptPlan? BeginAttemptLocked(DateTimeOffset now, bool onTime)
+    {
+        var request = _pending;
+        var requested = request is not null;
+        if (requested && _blockedUntil is { } blockedUntil && now < blockedUntil && _lastError is { } blockingError)
+        {
+            // The upstream asked not to be called before blockedUntil (a quota): answer with its error, keep the schedule.
+            _pending = null;
+            _pendingRejected = null;
+            Log.OnDemandRefreshBlocked(_engine.Logger, DisplayName, blockedUntil);
+            Fail(request, blockingError);
+            ArmLocked();
+            return null;
+        }
+
+        var plan = new AttemptPlan(
+            request,
+            requested && ReferenceEquals(_pendingRejected, _current) ? _pendingRejected : null,
+            _current?.Version ?? 0,
+            requested,
+            onTime && !requested);
+        _pending = null;
+        _pendingRejected = null;
+        _state = EntryState.Running;
+        _lastAttemptAt = now;
+        ArmLocked();
+        return plan;
+    }
+
+    private void Launch(AttemptPlan? plan)
+    {
+        if (plan is not null)
+        {
+            _engine.Launch(this, plan);
+        }
+    }
+
+    /// <summary>Holds one wake in the scheduler: the earlier of the next refresh (while idle) and the value's withdrawal.</summary>
+    private void ArmLocked()
+    {
+        var wake = NoWake;
+        if (_state == EntryState.Idle && _due is { } due)
+        {
+            wake = due.UtcTicks;
+        }
+
+        if (_current is not null && _retireAt is { } retireAt && retireAt.UtcTicks < wake)
+        {
+            wake = retireAt.UtcTicks;
+        }
+
+        if (wake != _wakeTicks)
+        {
+            _wakeTicks = wake;
+            if (wake != NoWake)
+            {
+                _engine.Scheduler.Schedule(this, wake);
+            }
+        }
+    }
+
+    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options)
+    {
+        _failures = 0;
+        _lastError = null;
+        _blockedUntil = null;
+        if (version is { } same && _current is { } existing && existing.Version == same)
+        {
+            return null; // The same shared version again (a notification and a refresh both delivered it).
+        }
+
+        _version = version is { } v && v > _version ? v : _version + 1;
+        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version);
+        _current = snapshot;
+        _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
+        ArmLocked();
+        SignalChangedLocked();
+        return snapshot;
+    }
+
+    private void NotifyPublished(CacheSnapshot<T>? snapshot)
+    {
+        if (snapshot is null)
+        {
+            return;
+        }
+
+        foreach (var observer in _engine.Observers)
+        {
+            try
+            {
+                observer.OnPublished(snapshot, RefreshPolicy.RetireAt(_engine.Options, snapshot.ExpiresAt, snapshot.FetchedAt));
+            }
+            catch (Exception ex)
+            {
+                Log.ObserverFailed(_engine.Logger, ex, DisplayName, snapshot.Version);
+            }
+        }
+    }
+
+    private void SignalChangedLocked()
+    {
+        _changed?.TrySetResult();
+        _changed = null;
+    }
+
+    private void CompleteInflight(Action<TaskCompletionSource<T>> complete)
+    {
+        TaskCompletionSource<T>? inflight;
+        lock (_gate)
+        {
+            inflight = _inflight;
+            _inflight = null;
+        }
+
+        if (inflight is not null)
+        {
+            complete(inflight);
+        }
+    }
+
+    private async ValueTask<T> GetSlowAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var snapshot = _current;
+            if (snapshot is not null)
+            {
+                return snapshot.Value;
+            }
+
+            Task changed;
+            DateTimeOffset deadline;
+            var options = _engine.Options;
+            var now = _engine.Time.GetUtcNow();
+            lock (_gate)
+            {
+                if (_current is { } loaded)
+                {
+                    return loaded.Value;
+                }
+
+                if (_state == EntryState.Stopped)
+                {
+                    throw Unavailable($"Cache '{DisplayName}' has stopped and holds no value.");
+                }
+
+                if (_version > 0)
+                {
+                    throw Unavailable($"Cache '{DisplayName}' has no usable value: it expired while refreshes failed ({_failures} in a row).");
+                }
+
+                if (RefreshPolicy.IsPermanent(_lastError))
+                {
+                    throw Unavailable($"Cache '{DisplayName}' has no value, and its last fetch failed with an error that retries will not fix.");
+                }
+
+                deadline = (_startedAt ?? now) + options.InitialLoadTimeout;
+                changed = (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            var remaining = deadline - now;
+            if (remaining <= TimeSpan.Zero)
+            {
+                throw Unavailable($"Cache '{DisplayName}' did not load within InitialLoadTimeout ({options.InitialLoadTimeout}).");
+            }
+
+            try
+            {
+                await changed.WaitAsync(remaining, _engine.Time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw Unavailable($"Cache '{DisplayName}' did not load within InitialLoadTimeout ({options.InitialLoadTimeout}).");
+            }
+        }
+    }
+
+    private CacheValueUnavailableException Unavailable(string message) => new(DisplayName, message, Volatile.Read(ref _lastError) ?? _engine.SharedError);
+
+    private static TaskCompletionSource<T> NewRequest() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static void Fail(TaskCompletionSource<T>? request, Exception error)
+    {
+        if (request is not null && request.TrySetException(error))
+        {
+            // Nobody may be waiting (an Invalidate); mark the exception observed so it is not reported as unobserved.
+            _ = request.Task.Exception;
+        }
+    }
+
+    /// <summary>What an attempt was decided on: its callers, the rejected value, the version it saw, why it runs.</summary>
+    internal sealed record AttemptPlan(
+        TaskCompletionSource<T>? Request,
+        CacheSnapshot<T>? Rejected,
+        long DecidedOnVersion,
+        bool Requested,
+        bool OnTime);
+}

@@ -1,0 +1,100 @@
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>
+/// The one place that decides when a value is refreshed, retried and withdrawn. Single caches and every key of a set use it.
+/// </summary>
+internal static class RefreshPolicy
+{
+    /// <summary>The shortest delay between two scheduled refreshes of one value.</summary>
+    public static readonly TimeSpan MinScheduledDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The share of a value's refresh delay over which a set spreads the next refresh of a value that did not come from an
+    /// on-time scheduled refresh (a first load, an on-demand refresh, a recovery): keys loaded together at start or after an
+    /// outage end up spread over a tenth of their lifetime instead of refreshing in one burst.
+    /// </summary>
+    public const double SpreadFraction = 0.1;
+
+    /// <summary>
+    /// The delay from a successful fetch to the next refresh: <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> ahead
+    /// of the value's expiry (never earlier than half its life), or <see cref="RefreshingCacheOptions.RefreshInterval"/>;
+    /// moved earlier (never later) by up to <see cref="RefreshingCacheOptions.Jitter"/>, or, when <paramref name="spread"/>,
+    /// by up to <see cref="SpreadFraction"/> of the delay if that is more. Never more than half the delay, never below
+    /// <see cref="MinScheduledDelay"/>. A zero <see cref="RefreshingCacheOptions.Jitter"/> turns all randomness off.
+    /// </summary>
+    /// <remarks>
+    /// The spread applies once per out-of-schedule load, not at every refresh: keys already spread keep their phase, and a
+    /// 2-hour token keeps its 13 fetches a day (a wide window drawn at every refresh would drift into a 14th).
+    /// </remarks>
+    public static TimeSpan AfterSuccess(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, bool spread)
+    {
+        TimeSpan delay;
+        if (expiresAt is { } e)
+        {
+            var life = e - now;
+            var ahead = life - options.RefreshBeforeExpiry;
+            var half = life / 2;
+            delay = ahead > half ? ahead : half;
+        }
+        else
+        {
+            delay = options.RefreshInterval;
+        }
+
+        if (options.Jitter > TimeSpan.Zero)
+        {
+            var window = options.Jitter;
+            if (spread && delay * SpreadFraction > window)
+            {
+                window = delay * SpreadFraction;
+            }
+
+            if (window > delay / 2)
+            {
+                window = delay / 2;
+            }
+
+#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
+            delay -= window * Random.Shared.NextDouble();
+#pragma warning restore CA5394
+        }
+
+        return delay > MinScheduledDelay ? delay : MinScheduledDelay;
+    }
+
+    /// <summary>
+    /// Exponential backoff from RetryInitialDelay to RetryMaxDelay, jittered between half and all of the nominal delay;
+    /// a permanent failure waits RetryMaxDelay; a RetryAfter hint is a floor.
+    /// </summary>
+    public static TimeSpan AfterFailure(RefreshingCacheOptions options, Exception error, int consecutiveFailures)
+    {
+        var advice = error as IRefreshRetryAdvice;
+        TimeSpan delay;
+        if (advice is { IsTransient: false })
+        {
+            delay = options.RetryMaxDelay;
+        }
+        else
+        {
+            var exponent = Math.Min(Math.Max(consecutiveFailures, 1) - 1, 30);
+            var nominalTicks = Math.Min(options.RetryInitialDelay.Ticks * Math.Pow(2, exponent), options.RetryMaxDelay.Ticks);
+#pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
+            delay = TimeSpan.FromTicks((long)(nominalTicks * (0.5 + (0.5 * Random.Shared.NextDouble()))));
+#pragma warning restore CA5394
+        }
+
+        if (advice?.RetryAfter is { } retryAfter && retryAfter > delay)
+        {
+            delay = retryAfter;
+        }
+
+        return delay;
+    }
+
+    /// <summary>When a value fetched at <paramref name="now"/> is withdrawn: at its expiry, or after MaxStaleness for a plain value.</summary>
+    public static DateTimeOffset? RetireAt(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now) =>
+        expiresAt ?? (options.MaxStaleness is { } staleness ? now + staleness : null);
+
+    /// <summary>Whether a failure is one that retries will not fix (a wrong secret), so readers need not wait for a first value.</summary>
+    public static bool IsPermanent(Exception? error) => error is IRefreshRetryAdvice { IsTransient: false };
+}
