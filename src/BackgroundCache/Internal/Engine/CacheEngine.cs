@@ -25,6 +25,8 @@ internal abstract class CacheEngine<T> : IDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private RefreshingCacheOptions? _options;
     private string? _rejectedOptions;
+    private readonly Lock _quietGate = new();
+    private TaskCompletionSource? _quiet;
     private int _activeAttempts;
     private int _stopped;
 
@@ -146,9 +148,41 @@ internal abstract class CacheEngine<T> : IDisposable
 
     public void AttemptFinished()
     {
-        if (Interlocked.Decrement(ref _activeAttempts) == 0 && IsStopped)
+        if (Interlocked.Decrement(ref _activeAttempts) != 0)
+        {
+            return;
+        }
+
+        if (IsStopped)
         {
             _drained.TrySetResult();
+        }
+
+        lock (_quietGate)
+        {
+            if (Volatile.Read(ref _activeAttempts) == 0)
+            {
+                _quiet?.TrySetResult();
+                _quiet = null;
+            }
+        }
+    }
+
+    /// <summary>Gets the number of attempts running (waiting for a slot, fetching, or recording).</summary>
+    public int ActiveAttempts => Volatile.Read(ref _activeAttempts);
+
+    /// <summary>
+    /// Completes when no attempt runs (test and benchmark hook). With a fake clock this is deterministic: attempts start
+    /// inside <c>Advance</c> (timer callbacks) or inside the call that requests them, and an attempt that resumes others
+    /// launches them before it ends, so the count never touches zero between cascading attempts.
+    /// </summary>
+    public Task WhenQuiescentAsync()
+    {
+        lock (_quietGate)
+        {
+            return Volatile.Read(ref _activeAttempts) == 0
+                ? Task.CompletedTask
+                : (_quiet ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 

@@ -51,6 +51,18 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
+    /// <summary>Gets the earliest queued due time (superseded ones included), or null (test and benchmark hook).</summary>
+    public DateTimeOffset? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.TryPeek(out _, out var ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+            }
+        }
+    }
+
     /// <summary>Wakes <paramref name="item"/> at <paramref name="dueTicks"/> (UTC ticks).</summary>
     public void Schedule(ISchedulable item, long dueTicks)
     {
