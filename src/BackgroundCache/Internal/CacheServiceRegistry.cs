@@ -34,7 +34,9 @@ internal sealed class CacheServiceRegistry
             services.AddOptions();
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton(sp => new CacheMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RefreshingCacheOptions>, RefreshingCacheOptionsValidator>());
+            // RefreshingCacheOptions are validated by the caches themselves (at start, and at each reload, keeping the last
+            // valid options), not through IValidateOptions: OptionsMonitor would throw inside the configuration reload
+            // callback (on a file watcher's thread in a real app) when an operator saves an invalid value.
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RefreshingCacheSetOptions>, RefreshingCacheSetOptionsValidator>());
             return registry;
         }

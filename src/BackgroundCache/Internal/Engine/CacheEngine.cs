@@ -20,6 +20,7 @@ internal enum AttemptOutcome
 /// <typeparam name="T">The type of the cached value.</typeparam>
 internal abstract class CacheEngine<T> : IDisposable
 {
+    private static readonly RefreshingCacheOptionsValidator Validator = new();
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,28 +70,38 @@ internal abstract class CacheEngine<T> : IDisposable
 
     /// <summary>
     /// Gets the current valid options. A reload that fails validation is logged once and ignored: the last valid options
-    /// stay in force (an operator's typo in a reloadable appsettings.json never stops the refreshes or the host).
+    /// stay in force (an operator's typo in a reloadable appsettings.json never stops the refreshes or the host), and the
+    /// next valid reload is taken.
     /// </summary>
     public RefreshingCacheOptions Options
     {
         get
         {
+            RefreshingCacheOptions current;
             try
             {
-                var options = _optionsMonitor.Get(Name);
-                _options = options;
-                return options;
+                current = _optionsMonitor.Get(Name);
             }
             catch (OptionsValidationException ex) when (_options is { } lastValid)
             {
-                var rejected = string.Join(" ", ex.Failures);
-                if (!string.Equals(Interlocked.Exchange(ref _rejectedOptions, rejected), rejected, StringComparison.Ordinal))
-                {
-                    Log.OptionsReloadRejected(Logger, Name, rejected);
-                }
-
+                Rejected(string.Join(" ", ex.Failures));
                 return lastValid;
             }
+
+            if (ReferenceEquals(current, _options))
+            {
+                return current;
+            }
+
+            var result = Validator.Validate(Name, current);
+            if (result.Failed && _options is { } valid)
+            {
+                Rejected(result.FailureMessage);
+                return valid;
+            }
+
+            _options = current;
+            return current;
         }
     }
 
@@ -110,7 +121,26 @@ internal abstract class CacheEngine<T> : IDisposable
     public Action<CacheEntry<T>>? OnIdle { get; set; }
 
     /// <summary>Reads the options at start; an invalid configuration throws and fails host start, naming the setting.</summary>
-    public RefreshingCacheOptions ValidateOptions() => _options = _optionsMonitor.Get(Name);
+    public RefreshingCacheOptions ValidateOptions()
+    {
+        var options = _optionsMonitor.Get(Name);
+        var result = Validator.Validate(Name, options);
+        if (result.Failed)
+        {
+            throw new OptionsValidationException(Name, typeof(RefreshingCacheOptions), result.Failures);
+        }
+
+        _options = options;
+        return options;
+    }
+
+    private void Rejected(string failures)
+    {
+        if (!string.Equals(Interlocked.Exchange(ref _rejectedOptions, failures), failures, StringComparison.Ordinal))
+        {
+            Log.OptionsReloadRejected(Logger, Name, failures);
+        }
+    }
 
     /// <summary>Fetches a value for <paramref name="entry"/>; <paramref name="rejected"/> is the value an invalidation refused.</summary>
     public abstract ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken);
