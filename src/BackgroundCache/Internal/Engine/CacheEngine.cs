@@ -247,8 +247,8 @@ internal abstract class CacheEngine<T> : IDisposable
     {
         if (disposing)
         {
+            // The stop source is not disposed: an attempt queued just before may still link to its token (it holds no timer).
             BeginStop();
-            _stopping.Dispose();
         }
     }
 }
