@@ -782,14 +782,9 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
     private void Abandon(Task fetch, IDisposable? slot)
     {
-        lock (_gate)
-        {
-            _abandoned = fetch;
-        }
-
         var logger = _engine.Logger;
         var name = DisplayName;
-        fetch.ContinueWith(
+        var ended = fetch.ContinueWith(
             t =>
             {
                 // Observed, so it never surfaces as an unobserved task exception; its late result is discarded.
@@ -803,17 +798,16 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 }
 
                 slot?.Dispose();
-                lock (_gate)
-                {
-                    if (ReferenceEquals(_abandoned, t))
-                    {
-                        _abandoned = null;
-                    }
-                }
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+        // The next attempt waits for this: the call has ended, its outcome is logged and its budget slot is free.
+        lock (_gate)
+        {
+            _abandoned = ended;
+        }
     }
 
     private void Park(AttemptPlan plan)
