@@ -2,7 +2,8 @@ using BackgroundCache.Benchmarks;
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- --filter '*'      (BenchmarkDotNet: read paths)
-// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios          (stampede, upstream calls per day)
+// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios          (stampede, upstream calls per day, cache sets)
+// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios sets     (cache sets only, ~7 min)
 if (args.Length > 0 && args[0] == "scenarios")
 {
     await Scenarios.RunAsync(args[1..]);

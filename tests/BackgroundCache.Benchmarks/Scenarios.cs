@@ -15,5 +15,10 @@ public static class Scenarios
         {
             await UpstreamCallsScenario.RunAsync();
         }
+
+        if (only is "all" or "sets")
+        {
+            await CacheSetScenario.RunAsync(args.Length > 1 ? args[1..] : []);
+        }
     }
 }
