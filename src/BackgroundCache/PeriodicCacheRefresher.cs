@@ -23,7 +23,7 @@ namespace BackgroundCache;
 /// <see cref="RefreshingCacheOptions.WaitForInitialLoad"/> load together, not one after another.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshingCache<T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedCache<T>
+public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshingCache<T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
 {
     private SingleEngine? _engine;
     private CacheEntry<T>? _entry;
@@ -48,7 +48,9 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
     TimeProvider CacheMetrics.IMetricsSource.TimeProvider => Engine.Time;
 
-    RefreshingCacheOptions ICoordinatedCache<T>.Options => Engine.Options;
+    RefreshingCacheOptions ICoordinatedValues<T>.Options => Engine.Options;
+
+    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => [Entry];
 
     /// <summary>Test hook: called each time the refresher becomes idle with its next refresh scheduled (after each attempt).</summary>
     internal Action? OnIdle { get; set; }
@@ -180,11 +182,16 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         return value is AccessToken token ? token.ExpiresAt : null;
     }
 
-    DateTimeOffset? ICoordinatedCache<T>.GetExpiresAt(T value) => GetExpiresAt(value);
+    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
 
-    bool ICoordinatedCache<T>.RequestRefresh() => Entry.RequestRefresh();
+    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) => key.Length == 0 ? Entry : null;
 
-    void ICoordinatedCache<T>.PublishShared(T value, DateTimeOffset? expiresAt, long version) => Entry.PublishShared(value, expiresAt, version);
+    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) => key.Length == 0 ? Entry : null;
+
+    void ICoordinatedValues<T>.RemoveLocal(string key)
+    {
+        // A single cache has one value, which is never removed.
+    }
 
     MetricsReading CacheMetrics.IMetricsSource.Read(DateTimeOffset now) => MetricsReading.FromStatus(Status, now);
 

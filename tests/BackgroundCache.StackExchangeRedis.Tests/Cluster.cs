@@ -39,7 +39,11 @@ internal sealed class Cluster : IAsyncDisposable
 
     public List<IHost> Hosts { get; } = [];
 
-    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// Gets the lease: long, so that no real-time renewal tick decides an outcome on a loaded machine; a lapse is made
+    /// explicit (the lease key deleted) where a test needs one.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(30);
 
     public static async Task<Cluster> StartAsync(RedisServer redis, int hosts, FakeTimeProvider? time = null, WeChatEmulator? emulator = null, string? prefix = null)
     {
@@ -82,7 +86,7 @@ internal sealed class Cluster : IAsyncDisposable
             });
         var host = builder.Build();
         Refresher(host).OnIdle = () => _changed.Release();
-        await host.StartAsync();
+        await host.StartAsync().WaitAsync(Guard);
         Hosts.Add(host);
         return host;
     }
@@ -160,6 +164,13 @@ internal sealed class Cluster : IAsyncDisposable
     public string DumpLogs() => string.Join('\n', Hosts.SelectMany((h, i) => h.Services.GetFakeLogCollector().GetSnapshot()
         .Where(r => r.Category?.StartsWith("BackgroundCache", StringComparison.Ordinal) == true)
         .Select(r => $"{r.Timestamp:HH:mm:ss.fff} host{i} [{r.Id.Id}] {r.Message}")));
+
+    /// <summary>Makes the lease lapse now (what real time does to a dead or paused leader's lease).</summary>
+    public async Task LapseLeaseAsync()
+    {
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
+        await connection.GetDatabase().KeyDeleteAsync(Prefix + Name + ":lease");
+    }
 
     public async Task StopHostAsync(IHost host)
     {

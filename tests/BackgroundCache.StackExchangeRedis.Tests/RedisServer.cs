@@ -83,6 +83,16 @@ public sealed class RedisServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
+    /// <summary>Connects with admin commands allowed (FLUSHALL, CLIENT PAUSE, DEBUG).</summary>
+    public Task<ConnectionMultiplexer> AdminAsync() => ConnectionMultiplexer.ConnectAsync($"{Configuration},allowAdmin=true");
+
+    /// <summary>Loses every key, as FLUSHALL, an eviction storm or a failover to an empty replica would.</summary>
+    public async Task FlushAllAsync()
+    {
+        await using var admin = await AdminAsync();
+        await admin.GetServer(Configuration).FlushAllDatabasesAsync();
+    }
+
     private static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

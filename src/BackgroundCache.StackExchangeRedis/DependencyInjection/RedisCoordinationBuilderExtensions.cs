@@ -1,4 +1,5 @@
 using BackgroundCache;
+using BackgroundCache.Internal;
 using BackgroundCache.StackExchangeRedis;
 using BackgroundCache.StackExchangeRedis.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -9,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Coordinates a refreshing cache across instances through Redis.
+/// Coordinates a refreshing cache, or a refreshing cache set, across instances through Redis.
 /// </summary>
 public static class RedisCoordinationBuilderExtensions
 {
@@ -28,8 +29,43 @@ public static class RedisCoordinationBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         var name = builder.Name;
-        var services = builder.Services;
-        services.AddOptions<RedisCoordinationOptions>(name).Configure(configure)
+        AddCoordinator<T>(builder.Services, name, name, name, configure, $"backgroundcache-redis:{(name.Length == 0 ? typeof(T).Name : name)}");
+        builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name);
+        return builder;
+    }
+
+    /// <summary>
+    /// Coordinates a refreshing cache set across instances: one leader (the holder of the set's Redis lease) calls the
+    /// upstream for every key; each key's value is stored in Redis, so a key that one instance added is taken from Redis by
+    /// the others without an upstream call; one channel and one poll per set, so an idle instance's Redis commands do not
+    /// grow with the number of keys. <c>RemoveAsync</c> removes the key on every instance. Keys must be strings, GUIDs,
+    /// enums or numbers (they are stored as text). Adds a health check <c>backgroundcache-redis-set:{name}</c>.
+    /// </summary>
+    /// <typeparam name="TKey">The key type.</typeparam>
+    /// <typeparam name="T">The type of the cached values.</typeparam>
+    /// <param name="builder">The set builder.</param>
+    /// <param name="configure">Configures the connection, key prefix, lease and outage behaviour.</param>
+    /// <returns>The <paramref name="builder"/> so that additional calls can be chained.</returns>
+    public static RefreshingCacheSetBuilder<TKey, T> UseRedisCoordination<TKey, T>(this RefreshingCacheSetBuilder<TKey, T> builder, Action<RedisCoordinationOptions> configure)
+        where TKey : notnull
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        if (!CoordinationKeys<TKey>.IsSupported)
+        {
+            throw new NotSupportedException($"Refreshing cache set '{builder.Name}': keys of type {typeof(TKey).Name} cannot be shared through Redis; use string, Guid, an enum or a number.");
+        }
+
+        var name = builder.Name;
+        var serviceKey = "set:" + name;
+        AddCoordinator<T>(builder.Services, serviceKey, name, name + ":set", configure, $"backgroundcache-redis-set:{name}");
+        builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(serviceKey);
+        return builder;
+    }
+
+    private static void AddCoordinator<T>(IServiceCollection services, string serviceKey, string name, string storeName, Action<RedisCoordinationOptions> configure, string healthCheckName)
+    {
+        services.AddOptions<RedisCoordinationOptions>(serviceKey).Configure(configure)
             .Validate(o => o.LeaseDuration >= TimeSpan.FromMilliseconds(300), "RedisCoordinationOptions.LeaseDuration must be at least 300 ms.")
             .Validate(o => o.PollInterval > TimeSpan.Zero, "RedisCoordinationOptions.PollInterval must be greater than zero.")
             .Validate(o => !string.IsNullOrEmpty(o.KeyPrefix), "RedisCoordinationOptions.KeyPrefix must not be empty.")
@@ -37,20 +73,19 @@ public static class RedisCoordinationBuilderExtensions
         services.TryAddSingleton<RedisConnectionProvider>();
         services.TryAddSingleton(sp => new RedisCoordinationMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddKeyedSingleton<RedisCacheCoordinator<T>>(name, (sp, _) => new RedisCacheCoordinator<T>(
+        services.TryAddKeyedSingleton<RedisCacheCoordinator<T>>(serviceKey, (sp, _) => new RedisCacheCoordinator<T>(
             name,
-            sp.GetRequiredService<IOptionsMonitor<RedisCoordinationOptions>>().Get(name),
+            sp.GetRequiredService<IOptionsMonitor<RedisCoordinationOptions>>().Get(serviceKey),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.StackExchangeRedis"),
             sp.GetRequiredService<RedisConnectionProvider>(),
             sp.GetRequiredService<RedisCoordinationMetrics>(),
-            sp.GetService<IRedisValueSerializer<T>>() ?? new SystemTextJsonRedisValueSerializer<T>()));
-        builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name);
+            sp.GetService<IRedisValueSerializer<T>>() ?? new SystemTextJsonRedisValueSerializer<T>(),
+            storeName));
         services.AddHealthChecks().Add(new HealthCheckRegistration(
-            $"backgroundcache-redis:{(name.Length == 0 ? typeof(T).Name : name)}",
-            sp => new RedisCoordinationHealthCheck<T>(sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name)),
+            healthCheckName,
+            sp => new RedisCoordinationHealthCheck<T>(sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(serviceKey)),
             HealthStatus.Degraded,
             null));
-        return builder;
     }
 }

@@ -20,20 +20,26 @@ internal static partial class Log
     [LoggerMessage(3004, LogLevel.Information, "Cache '{CacheName}': Redis is reachable again.")]
     public static partial void RedisRecovered(ILogger logger, string cacheName);
 
-    [LoggerMessage(3005, LogLevel.Debug, "Cache '{CacheName}': adopted shared version {Version} from Redis.")]
-    public static partial void Adopted(ILogger logger, string cacheName, long version);
+    [LoggerMessage(3005, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': adopted shared version {Version} from Redis.")]
+    public static partial void Adopted(ILogger logger, string cacheName, string key, long version);
 
-    [LoggerMessage(3006, LogLevel.Warning, "Cache '{CacheName}': the write of a fetched value was refused because this instance lost its lease (fencing); the shared value is kept.")]
-    public static partial void FencedWrite(ILogger logger, string cacheName);
+    [LoggerMessage(3006, LogLevel.Warning, "Cache '{CacheName}' key '{Key}': the write of a fetched value was refused (another instance leads or wrote since the fetch began); the stored value is marked suspect and the leader refreshes it again.")]
+    public static partial void FencedWrite(ILogger logger, string cacheName, string key);
 
-    [LoggerMessage(3007, LogLevel.Warning, "Cache '{CacheName}': Redis is unavailable and the value is about to expire; calling the upstream locally.")]
-    public static partial void LocalRefreshDuringOutage(ILogger logger, string cacheName);
+    [LoggerMessage(3007, LogLevel.Warning, "Cache '{CacheName}' key '{Key}': Redis is unavailable and the value is about to expire; calling the upstream locally.")]
+    public static partial void LocalRefreshDuringOutage(ILogger logger, string cacheName, string key);
 
-    [LoggerMessage(3008, LogLevel.Debug, "Cache '{CacheName}': asked the leader to refresh version {Version} ({Reason}).")]
-    public static partial void Forwarded(ILogger logger, string cacheName, long version, string reason);
+    [LoggerMessage(3008, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': asked the leader to refresh version {Version} ({Reason}).")]
+    public static partial void Forwarded(ILogger logger, string cacheName, string key, long version, string reason);
 
-    [LoggerMessage(3009, LogLevel.Debug, "Cache '{CacheName}': stored version {Version} in Redis.")]
-    public static partial void Stored(ILogger logger, string cacheName, long version);
+    [LoggerMessage(3009, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': stored version {Version} in Redis.")]
+    public static partial void Stored(ILogger logger, string cacheName, string key, long version);
+
+    [LoggerMessage(3011, LogLevel.Warning, "Cache '{CacheName}' key '{Key}': storing a fetched value in Redis did not complete in time; the value is served and reconciled with Redis at the next poll (the upstream is not called again).")]
+    public static partial void WriteOutcomeUnknown(ILogger logger, Exception exception, string cacheName, string key);
+
+    [LoggerMessage(3012, LogLevel.Information, "Cache '{CacheName}' key '{Key}': Redis had lost the value; stored this instance's value again as version {Version} (no upstream call).")]
+    public static partial void Restored(ILogger logger, string cacheName, string key, long version);
 
     [LoggerMessage(3010, LogLevel.Warning, "Cache '{CacheName}': handling a Redis notification or poll failed; the next poll tries again.")]
     public static partial void MessageFailed(ILogger logger, Exception exception, string cacheName);

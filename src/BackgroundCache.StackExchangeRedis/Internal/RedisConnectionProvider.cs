@@ -16,7 +16,16 @@ internal sealed class RedisConnectionProvider(IServiceProvider services) : IAsyn
     public Task<IConnectionMultiplexer> GetAsync(RedisCoordinationOptions options)
     {
         var key = (object?)options.ConnectionMultiplexerFactory ?? (object?)options.ConfigurationOptions ?? (object?)options.Configuration ?? typeof(IConnectionMultiplexer);
-        return _connections.GetOrAdd(key, _ => new Lazy<Task<IConnectionMultiplexer>>(() => ConnectAsync(options))).Value;
+        var lazy = _connections.GetOrAdd(key, _ => new Lazy<Task<IConnectionMultiplexer>>(() => ConnectAsync(options)));
+        var task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled)
+        {
+            // A failed attempt is not kept: the next caller connects again.
+            _connections.TryRemove(new KeyValuePair<object, Lazy<Task<IConnectionMultiplexer>>>(key, lazy));
+            task = _connections.GetOrAdd(key, _ => new Lazy<Task<IConnectionMultiplexer>>(() => ConnectAsync(options))).Value;
+        }
+
+        return task;
     }
 
     public async ValueTask DisposeAsync()

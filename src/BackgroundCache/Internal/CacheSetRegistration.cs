@@ -14,4 +14,7 @@ internal sealed class CacheSetRegistration<TKey, T>(string name, Func<IServicePr
     public Func<T, DateTimeOffset?>? ExpirySelector { get; set; }
 
     public Func<IServiceProvider, CancellationToken, ValueTask<IEnumerable<TKey>>>? InitialKeys { get; set; }
+
+    /// <summary>Gets or sets what builds the set's cluster coordinator (the Redis package), or null.</summary>
+    public Func<IServiceProvider, ICacheCoordinator<T>>? Coordinator { get; set; }
 }

@@ -16,7 +16,7 @@ namespace BackgroundCache.Internal.Engine;
 /// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
+internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEntry<T>
 {
     private const long NoWake = long.MaxValue;
 
@@ -54,6 +54,9 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
     /// <summary>Gets the name used in logs, statuses and exceptions.</summary>
     public virtual string DisplayName => _engine.Name;
+
+    /// <summary>Gets the key of the entry in a shared store (<c>""</c> for a single cache).</summary>
+    public virtual string CoordinationKey => string.Empty;
 
     /// <summary>Gets the published snapshot, or null.</summary>
     public CacheSnapshot<T>? Current => _current;
@@ -396,8 +399,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         }
     }
 
-    /// <summary>Publishes a value obtained from a shared store (not from the upstream) and reschedules after it.</summary>
-    public void PublishShared(T value, DateTimeOffset? expiresAt, long version)
+    /// <summary>
+    /// Publishes a value obtained from a shared store (not from the upstream) and reschedules after it; a version older than
+    /// the one served is ignored unless <paramref name="force"/> (the store is the reference, e.g. its clock went back).
+    /// </summary>
+    public void PublishShared(T value, DateTimeOffset? expiresAt, long version, bool force)
     {
         var now = _engine.Time.GetUtcNow();
         if (expiresAt is { } e && e <= now)
@@ -410,12 +416,12 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         var idle = false;
         lock (_gate)
         {
-            if (_state == EntryState.Stopped)
+            if (_state == EntryState.Stopped || (!force && _current is { } served && served.Version >= version))
             {
                 return;
             }
 
-            published = PublishLocked(value, expiresAt, version, now, options);
+            published = PublishLocked(value, expiresAt, version, now, options, exact: true);
             if (_state == EntryState.Idle)
             {
                 // Another instance refreshed: the next refresh follows the new value's schedule.
@@ -617,7 +623,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         lock (_gate)
         {
             failuresBefore = _failures;
-            published = PublishLocked(value, expiresAt, version, now, options);
+
+            // A shared version older than the one a notification delivered meanwhile is not published over it.
+            published = version is { } shared && _current is { } served && served.Version > shared
+                ? ClearFailuresLocked()
+                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null);
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
@@ -699,14 +709,50 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
     {
         var engine = _engine;
+        var rejected = plan.Rejected;
+        if (engine.Coordinator is { } coordinator)
+        {
+            // FetchTimeout bounds the upstream call only; the coordinator bounds its own waits in real time.
+            return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
+        }
+
+        return Timed(ct => UpstreamAsync(engine, this, rejected, ct), options, cancellationToken, ref slot);
+
+        static async Task<(T, long?, bool)> UpstreamAsync(CacheEngine<T> engine, CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken ct) =>
+            (await engine.FetchAsync(entry, rejected, ct).ConfigureAwait(false), null, true);
+    }
+
+    private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
+    {
+        var engine = _engine;
+        var rejected = plan.Rejected;
+        var result = await coordinator.RefreshAsync(
+            this,
+            ct =>
+            {
+                // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
+                IDisposable? none = null;
+                return Timed(c => engine.FetchAsync(this, rejected, c).AsTask(), options, ct, ref none);
+            },
+            plan.Requested,
+            rejected is null ? default : rejected.Value,
+            plan.DecidedOnVersion,
+            cancellationToken).ConfigureAwait(false);
+        return (result.Value, result.Version, result.FromUpstream);
+    }
+
+    /// <summary>Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.</summary>
+    private ValueTask<TResult> Timed<TResult>(Func<CancellationToken, Task<TResult>> start, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    {
+        var engine = _engine;
 
         // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
         var timeout = new CancellationTokenSource(options.FetchTimeout, engine.Time);
         var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        Task<(T Value, long? Version, bool FromUpstream)> fetch;
+        Task<TResult> fetch;
         try
         {
-            fetch = StartFetchAsync(plan, linked.Token);
+            fetch = start(linked.Token);
         }
         catch
         {
@@ -719,18 +765,18 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         {
             linked.Dispose();
             timeout.Dispose();
-            return new ValueTask<(T, long?, bool)>(fetch.Result);
+            return new ValueTask<TResult>(fetch.Result);
         }
 
         // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
         // FetchTimeout, so the fetch budget counts calls actually in flight.
         var owned = slot;
         slot = null;
-        return AwaitFetchAsync(fetch, owned, timeout, linked, options, cancellationToken);
+        return AwaitTimedAsync(fetch, owned, timeout, linked, options, cancellationToken);
     }
 
-    private async ValueTask<(T Value, long? Version, bool FromUpstream)> AwaitFetchAsync(
-        Task<(T Value, long? Version, bool FromUpstream)> fetch,
+    private async ValueTask<TResult> AwaitTimedAsync<TResult>(
+        Task<TResult> fetch,
         IDisposable? slot,
         CancellationTokenSource timeout,
         CancellationTokenSource linked,
@@ -759,25 +805,6 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             linked.Dispose();
             timeout.Dispose();
         }
-    }
-
-    private async Task<(T Value, long? Version, bool FromUpstream)> StartFetchAsync(AttemptPlan plan, CancellationToken cancellationToken)
-    {
-        var engine = _engine;
-        var rejected = plan.Rejected;
-        if (engine.Coordinator is { } coordinator)
-        {
-            var result = await coordinator.RefreshAsync(
-                ct => engine.FetchAsync(this, rejected, ct),
-                plan.Requested,
-                rejected is null ? default : rejected.Value,
-                plan.DecidedOnVersion,
-                cancellationToken).ConfigureAwait(false);
-            return (result.Value, result.Version, result.FromUpstream);
-        }
-
-        var value = await engine.FetchAsync(this, rejected, cancellationToken).ConfigureAwait(false);
-        return (value, null, true);
     }
 
     private void Abandon(Task fetch, IDisposable? slot)
@@ -923,17 +950,27 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         }
     }
 
-    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options)
+    private CacheSnapshot<T>? ClearFailuresLocked()
     {
         _failures = 0;
         _lastError = null;
         _blockedUntil = null;
+        return null;
+    }
+
+    /// <summary>
+    /// Publishes a value. A shared value keeps the store's version (<paramref name="exact"/>: the same on every instance);
+    /// a local one gets the next version.
+    /// </summary>
+    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false)
+    {
+        ClearFailuresLocked();
         if (version is { } same && _current is { } existing && existing.Version == same)
         {
             return null; // The same shared version again (a notification and a refresh both delivered it).
         }
 
-        _version = version is { } v && v > _version ? v : _version + 1;
+        _version = version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version);
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);

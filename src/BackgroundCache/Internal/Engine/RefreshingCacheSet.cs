@@ -14,7 +14,7 @@ namespace BackgroundCache.Internal.Engine;
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="T">The type of the cached values.</typeparam>
-internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
+internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
     where TKey : notnull
 {
     /// <summary>
@@ -67,6 +67,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         _scopes = services.GetRequiredService<IServiceScopeFactory>();
         _setOptionsMonitor = setOptions;
         _fetch = registration.CreateFetch(services);
+        Coordinator = registration.Coordinator?.Invoke(services);
         _probe = new ScheduledAction(Scheduler, OnProbeDue);
         _sweep = new ScheduledAction(Scheduler, OnSweepDue);
         metrics.Register(this);
@@ -77,6 +78,10 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
     public IReadOnlyCollection<TKey> Keys => _entries.Keys.ToArray();
 
     public override bool SpreadRefreshes => true;
+
+    public override ICacheCoordinator<T>? Coordinator { get; }
+
+    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => _entries.Values;
 
     public override Exception? SharedError
     {
@@ -146,7 +151,25 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         var count = Interlocked.Decrement(ref _count);
         entry.Stop();
         Log.SetKeyRemoved(Logger, Name, count);
-        return new ValueTask<bool>(true);
+        return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
+    }
+
+    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
+
+    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) =>
+        CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryGetValue(parsed, out var entry) ? entry : null;
+
+    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) =>
+        !IsStopped && CoordinationKeys<TKey>.TryParse(key, out var parsed) ? GetOrAddEntry(parsed) : null;
+
+    void ICoordinatedValues<T>.RemoveLocal(string key)
+    {
+        if (CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
+        {
+            var count = Interlocked.Decrement(ref _count);
+            entry.Stop();
+            Log.SetKeyRemoved(Logger, Name, count);
+        }
     }
 
     /// <summary>Gets the entries (health check, metrics, tests).</summary>
@@ -323,6 +346,11 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         {
             await retry.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        if (Coordinator is { } coordinator)
+        {
+            await coordinator.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -362,11 +390,18 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         if (disposing)
         {
             StopAll();
+            Coordinator?.Dispose();
             Metrics.Unregister(this);
             _budget?.Dispose();
         }
 
         base.Dispose(disposing);
+    }
+
+    private static async ValueTask<bool> RemoveSharedAsync(ICacheCoordinator<T> coordinator, string key, CancellationToken cancellationToken)
+    {
+        await coordinator.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private KeyedEntry GetOrAddEntry(TKey key)
@@ -417,6 +452,10 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
         });
+        if (Coordinator is { } coordinator)
+        {
+            await coordinator.StartAsync(this, cancellationToken).ConfigureAwait(false);
+        }
 
         if (_registration.InitialKeys is { } initialKeys)
         {
@@ -585,6 +624,8 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         public DateTimeOffset LastReadAt { get; set; } = addedAt;
 
         public override string DisplayName => $"{set.Name}[{Key}]";
+
+        public override string CoordinationKey { get; } = CoordinationKeys<TKey>.Format(key);
 
         public void MarkRead() => TryGetValue(out _);
     }

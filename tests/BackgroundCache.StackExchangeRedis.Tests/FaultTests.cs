@@ -1,0 +1,265 @@
+using System.Collections.Concurrent;
+using BackgroundCache.StackExchangeRedis.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace BackgroundCache.StackExchangeRedis.Tests;
+
+/// <summary>
+/// The faults that broke the first protocol (issue #10), each against its own real redis-server. Real time decides nothing
+/// here: a lease lapse is the lease key deleted, a renewal tick or a poll is a direct call, and waits are on conditions.
+/// </summary>
+[Collection(RedisTests.Name)]
+public sealed class FaultTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
+
+    [SkippableFact]
+    public async Task DataLossWhileTheLeaderLives_ANewInstanceGetsTheLeadersValue_WithoutAnUpstreamCall()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        b.Served.Should().Be("t1");
+
+        await server.FlushAllAsync();
+        await a.Coordinator.RenewNowAsync(); // the leader's real-time renewal tick takes its lease again
+
+        // Before: the leader answered only requests naming its own version; the newcomer asked for 0 and never loaded.
+        await using var c = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+
+        (await c.Cache.GetAsync().AsTask().WaitAsync(Guard)).Should().Be("t1");
+        upstream.Calls.Should().Be(1);
+        await Eventually.TrueAsync(() => new[] { a, b, c }.Select(n => n.Cache.Status.Version).Distinct().Count() == 1);
+    }
+
+    [SkippableFact]
+    public async Task DataLoss_TheLeadersNextPollStoresItsValueAgain_AndFollowersConverge()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+
+        await server.FlushAllAsync();
+        await a.Coordinator.PollNowAsync();
+        await b.Coordinator.PollNowAsync();
+
+        await using var admin = await server.AdminAsync();
+        (await admin.GetDatabase().HashLengthAsync(prefix + PlainNode.Name + ":values")).Should().Be(1);
+        await using var c = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        new[] { a, b, c }.Select(n => n.Served).Should().OnlyContain(v => v == "t1");
+        upstream.Calls.Should().Be(1);
+    }
+
+    [SkippableFact]
+    public async Task EmptyRestartAfterTheLeaseLapsed_OldInstancesConvergeAndAForcedRefreshIsAnswered()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await a.Cache.RefreshAsync().WaitAsync(Guard); // the old instances hold a later version (t2)
+        await Eventually.TrueAsync(() => b.Served == "t2");
+
+        await server.StopAsync();
+        await server.StartAgainAsync(); // empty: no persistence
+        await using var c = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+
+        // The poll interval passes (on the test clock): every old instance converges on what Redis holds now.
+        await Eventually.TrueAsync(async () =>
+        {
+            await a.Coordinator.PollNowAsync();
+            await b.Coordinator.PollNowAsync();
+            return a.Coordinator.RedisError is null && b.Coordinator.RedisError is null && a.Served == c.Served && b.Served == c.Served;
+        }, () => Describe(a, b, c));
+        upstream.IsValid(c.Served).Should().BeTrue();
+
+        // What the 40001 handler does on an old instance: answered by whoever leads now, not after FetchTimeout.
+        var fresh = await b.Cache.RefreshAsync().WaitAsync(Guard);
+        fresh.Should().Be(upstream.Latest);
+        await Eventually.TrueAsync(() => new[] { a, b, c }.All(n => n.Served == fresh), () => Describe(a, b, c));
+        time.Advance(ClassicUpstream.Overlap + TimeSpan.FromMinutes(1));
+        new[] { a, b, c }.Should().OnlyContain(n => upstream.IsValid(n.Served));
+    }
+
+    [SkippableFact]
+    public async Task LeaderPausedDuringItsUpstreamCall_TheLateCallIsFollowedByARefresh_SoNoInstanceKeepsAReplacedToken()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        var hold = false;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, async _ =>
+        {
+            if (Volatile.Read(ref hold))
+            {
+                started.TrySetResult();
+                await resume.Task; // paused (GC, SIGSTOP, a slow VM) with the request on its way
+            }
+
+            return upstream.Issue();
+        });
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        b.Served.Should().Be("t1");
+
+        Volatile.Write(ref hold, true);
+        a.Coordinator.PauseRenewal();
+        var aRefresh = a.Cache.RefreshAsync();
+        await started.Task.WaitAsync(Guard);
+        await LapseLeaseAsync(server, prefix);
+
+        (await b.Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2"); // the new leader
+        resume.SetResult(); // the paused call reaches the upstream now: t3 replaces t2
+        await aRefresh.WaitAsync(Guard);
+
+        // Before: both kept t2, which died after the overlap. Now the fenced result makes the leader refresh again.
+        await Eventually.TrueAsync(() => a.Served == upstream.Latest && b.Served == upstream.Latest, () => Describe(a, b));
+        upstream.Calls.Should().Be(4);
+        time.Advance(ClassicUpstream.Overlap + TimeSpan.FromMinutes(1));
+        new[] { a, b }.Should().OnlyContain(n => upstream.IsValid(n.Served));
+    }
+
+    [SkippableFact]
+    public async Task WriteSlowerThanTheClientTimeout_NoSecondUpstreamCall_AndEveryInstanceServesTheNewestToken()
+    {
+        await using var server = await RedisServer.StartAsync();
+        await using var admin = await server.AdminAsync();
+        var (time, upstream, prefix) = Setup();
+        var pause = false;
+        await using var a = await PlainNode.StartAsync(server.Configuration + ",asyncTimeout=500,syncTimeout=500", prefix, time, async _ =>
+        {
+            var token = upstream.Issue();
+            if (Volatile.Read(ref pause))
+            {
+                // Redis stalls for longer than the client waits (as DEBUG SLEEP does), then executes the write anyway.
+                await admin.GetServer(server.Configuration).ExecuteAsync("CLIENT", "PAUSE", "2000", "WRITE");
+            }
+
+            return token;
+        });
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+
+        Volatile.Write(ref pause, true);
+        (await a.Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2");
+
+        await Eventually.TrueAsync(() => b.Served == "t2" && a.Cache.Status.Version == b.Cache.Status.Version, () => Describe(a, b));
+        upstream.Calls.Should().Be(2);
+        time.Advance(ClassicUpstream.Overlap + TimeSpan.FromMinutes(1));
+        new[] { a, b }.Should().OnlyContain(n => upstream.IsValid(n.Served));
+    }
+
+    [SkippableFact]
+    public async Task ARefreshThatReadAnOlderVersion_NeverPublishesItOverANewerOneANotificationDelivered()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var calls = 0;
+        b.Coordinator.BeforeReturningShared = async () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                reading.TrySetResult();
+                await release.Task;
+            }
+        };
+
+        var bRefresh = b.Cache.RefreshAsync(); // forwarded to the leader: t2; B reads it, then stalls
+        await reading.Task.WaitAsync(Guard);
+        (await a.Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t3");
+        await Eventually.TrueAsync(() => b.Served == "t3");
+        release.SetResult();
+        await bRefresh.WaitAsync(Guard);
+
+        b.Served.Should().Be("t3");
+        b.Cache.Status.Version.Should().Be(a.Cache.Status.Version);
+        await b.Coordinator.PollNowAsync();
+        b.Served.Should().Be("t3");
+    }
+
+    [SkippableFact]
+    public async Task Reconnects_NeverAddSubscriptionHandlers_EachNotificationIsHandledOnce()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        var seen = new ConcurrentQueue<string>();
+        a.Coordinator.OnMessage = seen.Enqueue;
+        for (var i = 0; i < 3; i++)
+        {
+            await server.StopAsync();
+            await Eventually.TrueAsync(() => a.Coordinator.RedisError is not null);
+            await server.StartAgainAsync();
+            await Eventually.TrueAsync(async () =>
+            {
+                await a.Coordinator.PollNowAsync();
+                return a.Coordinator.RedisError is null;
+            });
+        }
+
+        await using var admin = await server.AdminAsync();
+        var channel = RedisChannel.Literal(prefix + PlainNode.Name + ":events");
+        await Eventually.TrueAsync(async () =>
+        {
+            await admin.GetSubscriber().PublishAsync(channel, "x|0|probe");
+            return seen.Contains("x|0|probe");
+        });
+        await admin.GetSubscriber().PublishAsync(channel, "x|0|one");
+        await admin.GetSubscriber().PublishAsync(channel, "x|0|two");
+        await Eventually.TrueAsync(() => seen.Contains("x|0|two"));
+
+        seen.Count(m => m == "x|0|one").Should().Be(1);
+    }
+
+    [SkippableFact]
+    public async Task AFailedConnectionAttempt_IsNotKept_TheNextCallConnectsAgain()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var attempts = 0;
+        ConnectionMultiplexer? made = null;
+        var options = new RedisCoordinationOptions
+        {
+            ConnectionMultiplexerFactory = async () =>
+            {
+                await Task.Yield();
+                if (Interlocked.Increment(ref attempts) == 1)
+                {
+                    throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "the first attempt fails");
+                }
+
+                made = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+                return made;
+            },
+        };
+        await using var provider = new RedisConnectionProvider(new ServiceCollection().BuildServiceProvider());
+
+        await FluentActions.Awaiting(() => provider.GetAsync(options)).Should().ThrowAsync<RedisConnectionException>();
+        var connection = await provider.GetAsync(options);
+
+        connection.IsConnected.Should().BeTrue();
+        attempts.Should().Be(2);
+        await made!.DisposeAsync();
+    }
+
+    private static (FakeTimeProvider Time, ClassicUpstream Upstream, string Prefix) Setup()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
+        return (time, new ClassicUpstream(time), $"fault:{Guid.NewGuid():N}:");
+    }
+
+    private static async Task LapseLeaseAsync(RedisServer server, string prefix)
+    {
+        await using var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
+        await connection.GetDatabase().KeyDeleteAsync(prefix + PlainNode.Name + ":lease");
+    }
+
+    private static string Describe(params PlainNode[] nodes) =>
+        string.Join("; ", nodes.Select((n, i) => $"node{i}: served={n.Served} version={n.Cache.Status.Version} leader={n.Coordinator.IsLeader} error={n.Cache.Status.LastError?.Message}"));
+}
