@@ -424,8 +424,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             published = PublishLocked(value, expiresAt, version, now, options, exact: true);
             if (_state == EntryState.Idle)
             {
-                // Another instance refreshed: the next refresh follows the new value's schedule.
-                _due = now + RefreshPolicy.AfterSuccess(options, expiresAt, now, spread: false);
+                // Another instance refreshed: the next check follows the new value's schedule, after the leader's.
+                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now);
                 ArmLocked();
                 idle = true;
             }
@@ -634,7 +634,9 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             if (_state == EntryState.Running)
             {
                 _state = EntryState.Idle;
-                _due = now + RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime);
+                _due = now + (fromUpstream
+                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime)
+                    : RefreshPolicy.AfterShared(options, expiresAt, now));
                 ArmLocked();
             }
         }

@@ -28,19 +28,7 @@ internal static class RefreshPolicy
     /// </remarks>
     public static TimeSpan AfterSuccess(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, bool spread)
     {
-        TimeSpan delay;
-        if (expiresAt is { } e)
-        {
-            var life = e - now;
-            var ahead = life - options.RefreshBeforeExpiry;
-            var half = life / 2;
-            delay = ahead > half ? ahead : half;
-        }
-        else
-        {
-            delay = options.RefreshInterval;
-        }
-
+        var delay = Nominal(options, expiresAt, now);
         if (options.Jitter > TimeSpan.Zero)
         {
             var window = options.Jitter;
@@ -60,6 +48,45 @@ internal static class RefreshPolicy
         }
 
         return delay > MinScheduledDelay ? delay : MinScheduledDelay;
+    }
+
+    /// <summary>
+    /// The delay from taking a value another instance fetched (a coordinated follower) to checking it again: after the
+    /// latest moment the leader's own refresh can fall (nominal delay, no jitter) plus a lag of
+    /// <see cref="RefreshingCacheOptions.Jitter"/> and a quarter of the margin left (at most a minute), so that followers
+    /// never drive the leader's schedule (each forwarded refresh would pull it earlier) yet act before the value expires
+    /// when the leader does not.
+    /// </summary>
+    public static TimeSpan AfterShared(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        var delay = Nominal(options, expiresAt, now);
+        var margin = expiresAt is { } e ? e - now - delay : delay;
+        var lag = options.Jitter + TimeSpan.FromTicks(Math.Min(margin.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
+        if (lag > margin / 2)
+        {
+            lag = margin / 2;
+        }
+
+        delay += lag > TimeSpan.Zero ? lag : TimeSpan.Zero;
+        return delay > MinScheduledDelay ? delay : MinScheduledDelay;
+    }
+
+    private static TimeSpan Nominal(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now)
+    {
+        TimeSpan delay;
+        if (expiresAt is { } e)
+        {
+            var life = e - now;
+            var ahead = life - options.RefreshBeforeExpiry;
+            var half = life / 2;
+            delay = ahead > half ? ahead : half;
+        }
+        else
+        {
+            delay = options.RefreshInterval;
+        }
+
+        return delay;
     }
 
     /// <summary>
