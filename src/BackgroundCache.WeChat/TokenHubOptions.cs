@@ -6,6 +6,16 @@ namespace BackgroundCache.WeChat;
 /// </summary>
 public sealed class TokenHubOptions
 {
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client that calls the hub unless
+    /// <see cref="HttpClientName"/> names another.
+    /// </summary>
+    public const string DefaultHttpClientName = "BackgroundCache.TokenHub";
+
+    /// <summary>Gets or sets the name of the <see cref="System.Net.Http.IHttpClientFactory"/> client that calls the hub.</summary>
+    /// <value>The default is <see cref="DefaultHttpClientName"/>.</value>
+    public string HttpClientName { get; set; } = DefaultHttpClientName;
+
     /// <summary>Gets or sets the hub's base address, e.g. <c>http://token-hub.internal:8080/</c>. Required.</summary>
     public Uri? HubAddress { get; set; }
 

@@ -13,7 +13,6 @@ namespace BackgroundCache.WeChat;
 /// </summary>
 public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
 {
-    internal const string HttpClientName = "BackgroundCache.TokenHub";
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly IOptionsMonitor<TokenHubOptions> _options;
 
@@ -52,7 +51,7 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
-        var client = _httpClientFactory.CreateClient(HttpClientName);
+        var client = _httpClientFactory.CreateClient(options.HttpClientName);
         (HttpStatusCode Status, string? MediaType, byte[] Body) answer;
         try
         {

@@ -19,8 +19,6 @@ namespace BackgroundCache.WeChat;
 /// </remarks>
 public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
 {
-    internal const string HttpClientName = "BackgroundCache.WeChat";
-
     /// <summary>WeChat allows 20 forced refreshes a day, at least 30 s apart.</summary>
     internal const int ForceRefreshDailyLimit = 20;
 
@@ -67,7 +65,7 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
 
         var started = _time.GetUtcNow();
         using var request = CreateRequest(options, force);
-        var client = _httpClientFactory.CreateClient(HttpClientName);
+        var client = _httpClientFactory.CreateClient(options.HttpClientName);
         using var document = await WeChatJson.SendAsync(client, request, options.AppId, cancellationToken).ConfigureAwait(false);
         var (code, message) = WeChatJson.GetError(document.RootElement);
         if (code != 0)

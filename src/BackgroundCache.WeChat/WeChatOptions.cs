@@ -9,6 +9,13 @@ public sealed class WeChatOptions
     /// <summary>The public API's address.</summary>
     public static readonly Uri DefaultBaseAddress = new("https://api.weixin.qq.com/");
 
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client that token and ticket calls use unless
+    /// <see cref="HttpClientName"/> names another; registered by <c>AddWeChatAccessToken</c> with no timeout of its own
+    /// (<see cref="RefreshingCacheOptions.FetchTimeout"/> bounds each call).
+    /// </summary>
+    public const string DefaultHttpClientName = "BackgroundCache.WeChat";
+
     /// <summary>Gets or sets the app's AppId. Required.</summary>
     public string AppId { get; set; } = string.Empty;
 
@@ -21,6 +28,14 @@ public sealed class WeChatOptions
     /// </summary>
     /// <value>The default is <c>https://api.weixin.qq.com/</c>.</value>
     public Uri BaseAddress { get; set; } = DefaultBaseAddress;
+
+    /// <summary>
+    /// Gets or sets the name of the <see cref="System.Net.Http.IHttpClientFactory"/> client that token and ticket calls go
+    /// through. WeChat answers only servers on the app's IP whitelist (errcode 40164): behind Kubernetes or a NAT, register
+    /// a client that sends through a proxy with a fixed egress IP (and, if you like, a resilience handler), and name it here.
+    /// </summary>
+    /// <value>The default is <see cref="DefaultHttpClientName"/>.</value>
+    public string HttpClientName { get; set; } = DefaultHttpClientName;
 
     /// <summary>Gets or sets which endpoint issues the token.</summary>
     /// <value>The default is <see cref="WeChatTokenMode.StableToken"/>.</value>

@@ -86,7 +86,7 @@ public static class WeChatServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<TokenHubOptions>(name).Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TokenHubOptions>, TokenHubOptionsValidator>());
-        services.AddHttpClient(TokenHubTokenSource.HttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddHttpClient(TokenHubOptions.DefaultHttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.Configure<RefreshingCacheOptions>(name, o => o.RefreshBeforeExpiry = HubClientRefreshBeforeExpiry);
         services.TryAddKeyedSingleton(name, (sp, _) => new TokenHubTokenSource(
             name, sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptionsMonitor<TokenHubOptions>>()));
@@ -100,7 +100,7 @@ public static class WeChatServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WeChatOptions>, WeChatOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
-        services.AddHttpClient(WeChatAccessTokenSource.HttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddHttpClient(WeChatOptions.DefaultHttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<IConfigureOptions<RefreshingCacheOptions>>(sp => new ConfigureNamedOptions<RefreshingCacheOptions>(name, o =>
         {
             WeChatTokenMode mode;

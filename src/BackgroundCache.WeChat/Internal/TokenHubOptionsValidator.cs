@@ -25,6 +25,11 @@ internal sealed class TokenHubOptionsValidator : IValidateOptions<TokenHubOption
             failures.Add($"TokenHubOptions.ApiKeyHeaderName is required (token '{cache}').");
         }
 
+        if (string.IsNullOrWhiteSpace(options.HttpClientName))
+        {
+            failures.Add($"TokenHubOptions.HttpClientName must name an IHttpClientFactory client (token '{cache}'); the default is '{TokenHubOptions.DefaultHttpClientName}'.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

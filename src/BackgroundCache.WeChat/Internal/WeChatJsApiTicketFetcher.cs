@@ -16,7 +16,7 @@ internal static class WeChatJsApiTicketFetcher
         var tokens = services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(name);
         var options = services.GetRequiredService<IOptionsMonitor<WeChatOptions>>().Get(name);
         var time = services.GetRequiredService<TimeProvider>();
-        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient(WeChatAccessTokenSource.HttpClientName);
+        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient(options.HttpClientName);
 
         var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
         var started = time.GetUtcNow();

@@ -25,6 +25,11 @@ internal sealed class WeChatOptionsValidator : IValidateOptions<WeChatOptions>
             failures.Add($"WeChatOptions.BaseAddress must be an absolute http(s) address (WeChat app '{app}').");
         }
 
+        if (string.IsNullOrWhiteSpace(options.HttpClientName))
+        {
+            failures.Add($"WeChatOptions.HttpClientName must name an IHttpClientFactory client (WeChat app '{app}'); the default is '{WeChatOptions.DefaultHttpClientName}'.");
+        }
+
         if (!Enum.IsDefined(options.Mode))
         {
             failures.Add($"WeChatOptions.Mode must be StableToken or Token (WeChat app '{app}').");
