@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using BackgroundCache;
 using BackgroundCache.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,6 +24,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
     /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
     /// <returns>A builder for optional parts of this cache.</returns>
+    [OverloadResolutionPriority(1)] // an async lambda fits both overloads: it binds here, as before the Task<T> overloads existed
     public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
         this IServiceCollection services,
         Func<IServiceProvider, CancellationToken, ValueTask<T>> fetch,
@@ -40,6 +42,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
     /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
     /// <returns>A builder for optional parts of this cache.</returns>
+    [OverloadResolutionPriority(1)] // an async lambda fits both overloads: it binds here, as before the Task<T> overloads existed
     public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
         this IServiceCollection services,
         string name,
@@ -53,6 +56,42 @@ public static class RefreshingCacheServiceCollectionExtensions
             name,
             sp => new DelegateCacheRefresher<T>(sp.GetRequiredService<IServiceScopeFactory>(), fetch),
             configure);
+    }
+
+    /// <summary>
+    /// Registers the unnamed refreshing cache of <typeparamref name="T"/>, fed by a <see cref="Task{TResult}"/>-returning
+    /// delegate or method group (an <c>async</c> lambda binds here) that runs in its own DI scope.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
+        this IServiceCollection services,
+        Func<IServiceProvider, CancellationToken, Task<T>> fetch,
+        Action<RefreshingCacheOptions>? configure = null)
+        => services.AddRefreshingCache(Options.Options.DefaultName, fetch, configure);
+
+    /// <summary>
+    /// Registers a named refreshing cache of <typeparamref name="T"/>, fed by a <see cref="Task{TResult}"/>-returning
+    /// delegate or method group (an <c>async</c> lambda binds here) that runs in its own DI scope. Read it as the keyed
+    /// service <see cref="IRefreshingCache{T}"/> with key <paramref name="name"/>.
+    /// </summary>
+    /// <typeparam name="T">The type of the cached value.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="name">The cache's name.</param>
+    /// <param name="fetch">Fetches a new value; receives a scoped <see cref="IServiceProvider"/>.</param>
+    /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
+    /// <returns>A builder for optional parts of this cache.</returns>
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T>(
+        this IServiceCollection services,
+        string name,
+        Func<IServiceProvider, CancellationToken, Task<T>> fetch,
+        Action<RefreshingCacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(fetch);
+        return services.AddRefreshingCache<T>(name, (sp, ct) => new ValueTask<T>(fetch(sp, ct)), configure);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using BackgroundCache;
 using BackgroundCache.Internal;
 using BackgroundCache.Internal.Engine;
@@ -28,6 +29,7 @@ public static class RefreshingCacheSetServiceCollectionExtensions
     /// <param name="fetch">Fetches the value of one key; receives a scoped <see cref="IServiceProvider"/>.</param>
     /// <param name="configure">Configures the set's <see cref="RefreshingCacheSetOptions"/>.</param>
     /// <returns>A builder for optional parts of this set.</returns>
+    [OverloadResolutionPriority(1)] // an async lambda fits both overloads: it binds here, as before the Task<T> overloads existed
     public static RefreshingCacheSetBuilder<TKey, T> AddRefreshingCacheSet<TKey, T>(
         this IServiceCollection services,
         string name,
@@ -39,6 +41,28 @@ public static class RefreshingCacheSetServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(fetch);
         return services.AddCacheSetCore<TKey, T>(name, _ => fetch, configure);
+    }
+
+    /// <summary>
+    /// Registers a refreshing cache set named <paramref name="name"/>, fed by a <see cref="Task{TResult}"/>-returning
+    /// delegate or method group (an <c>async</c> lambda binds here) that runs in its own DI scope for each fetch.
+    /// </summary>
+    /// <typeparam name="TKey">The key type.</typeparam>
+    /// <typeparam name="T">The type of the cached values.</typeparam>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="name">The set's name.</param>
+    /// <param name="fetch">Fetches the value of one key; receives a scoped <see cref="IServiceProvider"/>.</param>
+    /// <param name="configure">Configures the set's <see cref="RefreshingCacheSetOptions"/>.</param>
+    /// <returns>A builder for optional parts of this set.</returns>
+    public static RefreshingCacheSetBuilder<TKey, T> AddRefreshingCacheSet<TKey, T>(
+        this IServiceCollection services,
+        string name,
+        Func<IServiceProvider, TKey, CancellationToken, Task<T>> fetch,
+        Action<RefreshingCacheSetOptions>? configure = null)
+        where TKey : notnull
+    {
+        ArgumentNullException.ThrowIfNull(fetch);
+        return services.AddRefreshingCacheSet<TKey, T>(name, (sp, key, ct) => new ValueTask<T>(fetch(sp, key, ct)), configure);
     }
 
     /// <summary>
