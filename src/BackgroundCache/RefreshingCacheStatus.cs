@@ -11,7 +11,10 @@ public sealed class RefreshingCacheStatus
     /// <summary>Gets the cache's state.</summary>
     public required RefreshingCacheState State { get; init; }
 
-    /// <summary>Gets the version of the current value: 0 before the first load, then increasing with each new value.</summary>
+    /// <summary>
+    /// Gets the version of the current value: 0 before the first load, then increasing with each new value. A cache
+    /// coordinated through Redis shows the version Redis assigned, the same on every instance.
+    /// </summary>
     public long Version { get; init; }
 
     /// <summary>Gets when the current value was fetched, or <see langword="null"/> when none was.</summary>
@@ -38,4 +41,44 @@ public sealed class RefreshingCacheStatus
     /// <param name="now">The current time, from the same <see cref="TimeProvider"/> as the cache.</param>
     /// <returns>The value's age, or <see langword="null"/> when no value was fetched.</returns>
     public TimeSpan? GetAge(DateTimeOffset now) => LastRefreshedAt is { } at ? now - at : null;
+
+    /// <summary>
+    /// Describes the status in one line for logs and consoles, e.g.
+    /// <c>rates: Fresh, version 3, refreshed 2026-11-26T08:00:00Z, expires 2026-11-26T10:00:00Z, next refresh 2026-11-26T09:55:00Z</c>;
+    /// a failing cache adds its failure count and the error's type and message (never a value: the status holds none).
+    /// </summary>
+    /// <returns>The description.</returns>
+    public override string ToString()
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append(Name.Length == 0 ? "(default)" : Name).Append(": ").Append(State);
+        if (Version > 0)
+        {
+            text.Append(", version ").Append(Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        Append(text, "refreshed", LastRefreshedAt);
+        Append(text, "expires", ExpiresAt);
+        Append(text, "next refresh", NextRefreshAt);
+        if (ConsecutiveFailures > 0)
+        {
+            text.Append(", ").Append(ConsecutiveFailures.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .Append(ConsecutiveFailures == 1 ? " failure" : " failures in a row");
+        }
+
+        if (LastError is { } error)
+        {
+            text.Append(", last error ").Append(error.GetType().Name).Append(": ").Append(error.Message);
+        }
+
+        return text.ToString();
+
+        static void Append(System.Text.StringBuilder text, string label, DateTimeOffset? at)
+        {
+            if (at is { } value)
+            {
+                text.Append(", ").Append(label).Append(' ').Append(value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+    }
 }

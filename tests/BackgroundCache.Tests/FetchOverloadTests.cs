@@ -52,3 +52,26 @@ public sealed class FetchOverloadTests
 
     private sealed record Rates(decimal Usd);
 }
+
+public sealed class StatusTextTests
+{
+    [Fact]
+    public void ToString_ReadsAsOneLine_WithStateVersionTimesAndTheError()
+    {
+        var at = new DateTimeOffset(2026, 11, 26, 8, 0, 0, TimeSpan.Zero);
+        var status = new RefreshingCacheStatus
+        {
+            Name = "rates",
+            State = RefreshingCacheState.Stale,
+            Version = 3,
+            LastRefreshedAt = at,
+            ExpiresAt = at.AddHours(2),
+            NextRefreshAt = at.AddMinutes(1),
+            ConsecutiveFailures = 2,
+            LastError = new TimeoutException("upstream slow"),
+        };
+
+        status.ToString().Should().Be("rates: Stale, version 3, refreshed 2026-11-26T08:00:00Z, expires 2026-11-26T10:00:00Z, next refresh 2026-11-26T08:01:00Z, 2 failures in a row, last error TimeoutException: upstream slow");
+        new RefreshingCacheStatus { Name = string.Empty, State = RefreshingCacheState.Loading }.ToString().Should().Be("(default): Loading");
+    }
+}
