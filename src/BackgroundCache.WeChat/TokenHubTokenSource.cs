@@ -34,7 +34,7 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
     public ValueTask<AccessToken> GetReplacementTokenAsync(AccessToken rejectedToken, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(rejectedToken);
-        var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["access_token"] = rejectedToken.Value });
+        var body = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["access_token"] = rejectedToken.Value }, WeChatJsonContext.Default.DictionaryStringString);
         return SendAsync(HttpMethod.Post, "/invalidate", body, cancellationToken);
     }
 

@@ -140,7 +140,8 @@ public sealed class FaultTests
             }
 
             return token;
-        });
+        },
+        o => o.OutageBehavior = RedisOutageBehavior.RefreshLocally); // the old protocol then called the upstream again
         await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
 
         Volatile.Write(ref pause, true);

@@ -73,7 +73,7 @@ internal sealed class PlainNode : IAsyncDisposable
 
     public string? Served => Cache.TryGetValue(out var value) ? value : null;
 
-    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch)
+    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch, Action<RedisCoordinationOptions>? redis = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(time);
@@ -87,6 +87,7 @@ internal sealed class PlainNode : IAsyncDisposable
                 o.Configuration = configuration;
                 o.KeyPrefix = prefix;
                 o.LeaseDuration = TimeSpan.FromSeconds(30);
+                redis?.Invoke(o);
             });
         var host = builder.Build();
         await host.StartAsync().WaitAsync(Guard);

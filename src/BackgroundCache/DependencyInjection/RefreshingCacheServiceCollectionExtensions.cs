@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using BackgroundCache;
 using BackgroundCache.Internal;
@@ -103,7 +104,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
     /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
     /// <returns>A builder for optional parts of this cache.</returns>
-    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, TRefresher>(
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TRefresher>(
         this IServiceCollection services,
         Action<RefreshingCacheOptions>? configure = null)
         where TRefresher : PeriodicCacheRefresher<T>
@@ -119,7 +120,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     /// <param name="name">The cache's name.</param>
     /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
     /// <returns>A builder for optional parts of this cache.</returns>
-    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, TRefresher>(
+    public static RefreshingCacheBuilder<T> AddRefreshingCache<T, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TRefresher>(
         this IServiceCollection services,
         string name,
         Action<RefreshingCacheOptions>? configure = null)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using BackgroundCache;
 using BackgroundCache.Internal;
@@ -77,7 +78,7 @@ public static class RefreshingCacheSetServiceCollectionExtensions
     /// <param name="name">The set's name.</param>
     /// <param name="configure">Configures the set's <see cref="RefreshingCacheSetOptions"/>.</param>
     /// <returns>A builder for optional parts of this set.</returns>
-    public static RefreshingCacheSetBuilder<TKey, AccessToken> AddTokenCacheSet<TKey, TSource>(
+    public static RefreshingCacheSetBuilder<TKey, AccessToken> AddTokenCacheSet<TKey, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
         this IServiceCollection services,
         string name,
         Action<RefreshingCacheSetOptions>? configure = null)

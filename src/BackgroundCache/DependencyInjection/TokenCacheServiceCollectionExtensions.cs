@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using BackgroundCache;
 using BackgroundCache.Internal;
 
@@ -21,7 +22,7 @@ public static class TokenCacheServiceCollectionExtensions
     /// <param name="name">The cache's name.</param>
     /// <param name="configure">Configures the cache's <see cref="RefreshingCacheOptions"/>.</param>
     /// <returns>A builder for optional parts of this cache.</returns>
-    public static RefreshingCacheBuilder<AccessToken> AddTokenCache<TSource>(
+    public static RefreshingCacheBuilder<AccessToken> AddTokenCache<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
         this IServiceCollection services,
         string name,
         Action<RefreshingCacheOptions>? configure = null)
