@@ -186,6 +186,25 @@ public sealed class FaultTests
     }
 
     [SkippableFact]
+    public async Task TheLeadersRefreshFails_AFollowersForwardedRefreshFailsAtOnce_InsteadOfWaitingItOut()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        var failing = false;
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, _ =>
+            Volatile.Read(ref failing) ? throw new HttpRequestException("upstream down") : Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        Volatile.Write(ref failing, true);
+
+        // Before: the follower waited FetchTimeout + 2 x LeaseDuration of real time (90 s here) for an answer that never came.
+        var refresh = () => b.Cache.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        (await refresh.Should().ThrowAsync<RedisCoordinationException>()).Which.Message.Should().Contain(nameof(HttpRequestException));
+        b.Served.Should().Be("t1", "the current value keeps being served");
+        upstream.Calls.Should().Be(1);
+    }
+
+    [SkippableFact]
     public async Task Reconnects_NeverAddSubscriptionHandlers_EachNotificationIsHandledOnce()
     {
         await using var server = await RedisServer.StartAsync();

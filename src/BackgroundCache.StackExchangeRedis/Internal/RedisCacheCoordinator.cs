@@ -18,7 +18,8 @@ namespace BackgroundCache.StackExchangeRedis.Internal;
 /// <c>:suspect</c> (hash: key → a version the upstream may have replaced), <c>:gen</c> (counts the writes; a poll reads only
 /// it). Channel <c>:events</c>, messages <c>{kind}|{version}|{key}</c>: <c>v</c> stored, <c>a</c> announced again,
 /// <c>f</c> a fetch outside the fence made the stored version suspect, <c>d</c> removed, <c>r</c> please refresh
-/// (the sender holds the version named), <c>i</c> the version named was rejected upstream.</para>
+/// (the sender holds the version named), <c>i</c> the version named was rejected upstream, <c>e</c> the leader's refresh
+/// failed (<c>e|version|key|errorType</c>: waiting followers back off instead of waiting it out).</para>
 /// <para>Versions come from Redis (<c>TIME</c> in microseconds, above the version replaced): compared as Redis's, they
 /// stay ordered across a data loss or an empty restart. Only the lease holder calls the upstream; a write is refused when
 /// another instance holds the lease or wrote since the fetch began (fencing), and then the stored value is marked suspect
@@ -223,6 +224,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
         // Waits for another instance are bounded in real time (the leader's fetch has FetchTimeout, its lease a duration).
         var deadline = Stopwatch.GetTimestamp() + (long)((Values.Options.FetchTimeout + _options.LeaseDuration + _options.LeaseDuration).TotalSeconds * Stopwatch.Frequency);
+        var since = Stopwatch.GetTimestamp();
         IDatabase db;
         try
         {
@@ -231,6 +233,12 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var changed = state.Changed;
+                if (state.Failure is { } failure && failure.At > since)
+                {
+                    // The leader tried and failed: the normal backoff applies here too, instead of waiting it out.
+                    throw new RedisCoordinationException($"Cache '{_name}': the instance that leads failed to refresh the value ({failure.ErrorType}); the current value keeps being served.");
+                }
+
                 var stored = await ReadAsync(db, key).ConfigureAwait(false);
                 if (IsUsable(stored) && stored!.Value.Version > baseline)
                 {
@@ -450,7 +458,27 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// </summary>
     private async Task<CoordinatedResult<T>> FetchAndStoreAsync(IDatabase db, ICoordinatedEntry<T> entry, KeyState state, Func<CancellationToken, ValueTask<T>> fetch, long expected, CancellationToken cancellationToken)
     {
-        var value = await fetch(cancellationToken).ConfigureAwait(false);
+        T value;
+        try
+        {
+            value = await fetch(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Followers waiting for this refresh learn at once that it failed (only the error's type crosses Redis).
+            try
+            {
+                Count();
+                await db.PublishAsync(_channel, $"e|{expected.ToString(CultureInfo.InvariantCulture)}|{entry.CoordinationKey}|{ex.GetType().Name}", CommandFlags.FireAndForget).ConfigureAwait(false);
+            }
+            catch (Exception publish) when (IsRedisFailure(publish))
+            {
+                MarkDown(publish);
+            }
+
+            throw;
+        }
+
         var expiresAt = Values.GetExpiresAt(value);
         var data = _serializer.Serialize(value);
         long version;
@@ -836,6 +864,15 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             case 'r' or 'i':
                 await OnRequestAsync(values, message[0] == 'i', version, key).ConfigureAwait(false);
                 break;
+            case 'e':
+                var separator = key.LastIndexOf('|');
+                if (separator >= 0 && _keys.TryGetValue(key[..separator], out var failed))
+                {
+                    failed.Failure = new LeaderFailure(Stopwatch.GetTimestamp(), key[(separator + 1)..]);
+                    failed.Signal();
+                }
+
+                break;
         }
     }
 
@@ -966,6 +1003,9 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// <summary>A notification (<see cref="Message"/>) or a poll (null), with an optional completion for tests.</summary>
     private sealed record Work(string? Message, TaskCompletionSource? Done);
 
+    /// <summary>The leader announced that its refresh of a key failed, and with which error type.</summary>
+    private sealed record LeaderFailure(long At, string ErrorType);
+
     /// <summary>A fetched value whose write outcome is unknown, and the stored version it was meant to replace.</summary>
     private sealed record Unsynced(byte[] Data, long Expected, DateTimeOffset? ExpiresAt);
 
@@ -976,6 +1016,8 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public volatile Unsynced? Unsynced;
+
+        public volatile LeaderFailure? Failure;
 
         public Task Changed => Volatile.Read(ref _changed).Task;
 
