@@ -26,4 +26,25 @@ public static class WeChatHttpClientBuilderExtensions
             name,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeChat")));
     }
+
+    /// <summary>
+    /// Adds a handler that puts the current <c>authorizer_access_token</c> of one authorizer of the WeChat Open Platform
+    /// <paramref name="name"/> into each request's <c>access_token</c> query parameter, so the client calls WeChat's APIs on
+    /// that account's behalf; when WeChat answers 40001, 40014 or 42001, it invalidates that token (one refresh however many
+    /// requests failed) and retries the request once.
+    /// </summary>
+    /// <param name="builder">The HTTP client builder.</param>
+    /// <param name="name">The platform's name (from <c>AddWeChatOpenPlatform</c>).</param>
+    /// <param name="authorizerAppId">The authorizer's AppId.</param>
+    /// <returns>The <see cref="IHttpClientBuilder"/> so that additional calls can be chained.</returns>
+    public static IHttpClientBuilder AddWeChatAuthorizerAccessTokenHandler(this IHttpClientBuilder builder, string name, string authorizerAppId)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentException.ThrowIfNullOrEmpty(authorizerAppId);
+        return builder.AddHttpMessageHandler(sp => new WeChatAccessTokenHandler(
+            new AuthorizerTokenView(sp.GetRequiredKeyedService<IRefreshingCacheSet<string, AccessToken>>(name), authorizerAppId),
+            $"{name}[{authorizerAppId}]",
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeChat")));
+    }
 }
