@@ -63,7 +63,7 @@ public sealed class RedisWeChatOpenPlatformStoreTests(RedisFixture redis)
 
         var listed = await store.GetAuthorizersAsync(Component);
 
-        listed.Should().BeEquivalentTo(appIds);
+        listed.Order(StringComparer.Ordinal).Should().Equal(appIds); // (BeEquivalentTo is quadratic on 2,500 strings)
     }
 
     [SkippableFact]
