@@ -14,6 +14,7 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
 {
     private readonly IHttpClientFactory _httpClientFactory = services.GetRequiredService<IHttpClientFactory>();
     private readonly IOptionsMonitor<WeChatOpenPlatformOptions> _options = services.GetRequiredService<IOptionsMonitor<WeChatOpenPlatformOptions>>();
+    private int _loggedErrorCode;
 
     public string Name { get; } = name;
 
@@ -53,6 +54,7 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
             throw Error(options, code, message);
         }
 
+        Volatile.Write(ref _loggedErrorCode, 0);
         return document;
     }
 
@@ -68,6 +70,7 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
         var (code, message) = WeChatJson.GetError(document.RootElement);
         if (code == 0)
         {
+            Volatile.Write(ref _loggedErrorCode, 0);
             return document;
         }
 
@@ -89,8 +92,9 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
         }
 
         var error = WeChatErrors.FromErrorCode(code, message, options.ComponentAppId, Time);
-        if (error.Kind == WeChatErrorKind.Configuration)
+        if (error.Kind == WeChatErrorKind.Configuration && Interlocked.Exchange(ref _loggedErrorCode, code) != code)
         {
+            // Once per errcode until a call succeeds: 1,000 authorizers failing on one whitelist problem log it once.
             Log.ConfigurationError(Logger, Name, code, WeChatErrors.Hint(code, message, options.ComponentAppId));
         }
 

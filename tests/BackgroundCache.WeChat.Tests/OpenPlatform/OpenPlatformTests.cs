@@ -109,6 +109,22 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ComponentToken_IpNotWhitelisted_IsAConfigurationErrorLoggedOnceAndRetriedSlowly()
+    {
+        await using var h = await OpenPlatformHarness.StartAsync(emulatorOptions: o => o.IpWhitelist = ["203.0.113.9"]);
+        (await h.Emulator.PushComponentVerifyTicketAsync(OpenPlatformHarness.ComponentAppId, h.EventUrl)).IsSuccess.Should().BeTrue();
+        await h.QuiesceAsync();
+
+        await h.AdvanceAsync(TimeSpan.FromMinutes(10));
+
+        var error = h.ComponentToken.Status.LastError.Should().BeOfType<WeChatApiException>().Subject;
+        error.ErrorCode.Should().Be(61004);
+        error.IsConfigurationError.Should().BeTrue();
+        h.Emulator.ComponentTokenCalls.Should().BeInRange(2, 6, "a configuration error is retried every RetryMaxDelay (2 min here)");
+        h.Logs.GetSnapshot().Count(r => r.Id.Id == Log.ConfigurationErrorId).Should().Be(1);
+    }
+
+    [Fact]
     public async Task OversizedPush_IsRefusedBeforeReading()
     {
         await using var h = await OpenPlatformHarness.StartAsync();
