@@ -18,6 +18,12 @@ public sealed class WeChatOpenPlatform
     /// <summary>The most bytes of a push body the event endpoint reads; WeChat's pushes are well under 4 KiB.</summary>
     public const int MaxEventBodyBytes = 64 * 1024;
 
+    /// <summary>
+    /// The request option that names the authorizer whose token <c>AddWeChatAuthorizerAccessTokenHandler(name)</c> attaches:
+    /// <c>request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, appId)</c>.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<string> AuthorizerAppIdOption = new("BackgroundCache.WeChat.AuthorizerAppId");
+
     private static readonly Uri DesktopAuthorizationPage = new("https://mp.weixin.qq.com/cgi-bin/componentloginpage");
     private static readonly Uri MobileAuthorizationPage = new("https://open.weixin.qq.com/wxaopen/safe/bindcomponent");
     private readonly WeChatComponentApi _api;

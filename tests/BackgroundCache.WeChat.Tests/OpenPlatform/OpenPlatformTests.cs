@@ -215,6 +215,31 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Refresh_StoreDownWhenARotatedRefreshTokenArrives_KeepsItInMemoryAndStoresItNextTime()
+    {
+        var store = new FlakyStore();
+        await using var h = await OpenPlatformHarness.StartAsync(services: (s, _) => s.AddSingleton<IWeChatOpenPlatformStore>(store));
+        await h.PushTicketAndLoadAsync();
+        (await h.Emulator.PushAuthorizedAsync(OpenPlatformHarness.ComponentAppId, Authorizer, h.EventUrl)).IsSuccess.Should().BeTrue();
+        await h.Authorizers.GetAsync(Authorizer);
+        await using var pushes = h.Emulator.StartPushingTickets(OpenPlatformHarness.ComponentAppId, h.EventUrl);
+
+        store.FailRefreshTokenWrites = true;
+        var first = await h.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
+        var storedWhileDown = await store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer);
+        store.FailRefreshTokenWrites = false;
+        var second = await h.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
+
+        h.Emulator.ValidateAccessToken(first.Value).Should().Be(0, "the token is good even though its refresh token could not be stored");
+        storedWhileDown.Should().NotBe(h.Emulator.GetAuthorizerRefreshToken(OpenPlatformHarness.ComponentAppId, Authorizer));
+        h.Emulator.ValidateAccessToken(second.Value).Should().Be(0, "the next refresh used the refresh token kept in memory");
+        (await store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer))
+            .Should().Be(h.Emulator.GetAuthorizerRefreshToken(OpenPlatformHarness.ComponentAppId, Authorizer));
+        h.Logs.GetSnapshot().Count(r => r.Id.Id == Log.OpenPlatformRefreshTokenNotStoredId).Should().Be(1);
+        h.Authorizers.Keys.Should().Equal(Authorizer);
+    }
+
+    [Fact]
     public async Task UnauthorizedPush_RemovesTheAuthorizer()
     {
         await using var h = await OpenPlatformHarness.StartAsync();
@@ -356,6 +381,39 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AuthorizerHandler_PerRequest_AttachesTheTokenOfTheAuthorizerEachRequestNames()
+    {
+        await using var h = await OpenPlatformHarness.StartAsync(services: (s, emulator) =>
+            s.AddHttpClient("any-authorizer", c => c.BaseAddress = emulator.BaseAddress).AddWeChatAuthorizerAccessTokenHandler(OpenPlatformHarness.Name));
+        await h.PushTicketAndLoadAsync();
+        foreach (var appId in new[] { "wxper0000000000001", "wxper0000000000002" })
+        {
+            (await h.Emulator.PushAuthorizedAsync(OpenPlatformHarness.ComponentAppId, appId, h.EventUrl)).IsSuccess.Should().BeTrue();
+        }
+
+        using var client = h.App.Services.GetRequiredService<IHttpClientFactory>().CreateClient("any-authorizer");
+        var seen = new List<string>();
+        foreach (var appId in new[] { "wxper0000000000001", "wxper0000000000002" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "cgi-bin/getcallbackip");
+            request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, appId);
+            using var response = await client.SendAsync(request);
+            (await response.Content.ReadAsStringAsync()).Should().Contain("ip_list");
+            seen.Add(System.Web.HttpUtility.ParseQueryString(request.RequestUri!.Query)["access_token"]!);
+        }
+
+        using var anonymous = new HttpRequestMessage(HttpMethod.Get, "cgi-bin/getcallbackip");
+        var send = async () => await client.SendAsync(anonymous);
+
+        h.Emulator.ApiCalls.Should().Be(2);
+        h.Emulator.RejectedApiCalls.Should().Be(0);
+        h.Authorizers.TryGetValue("wxper0000000000001", out var first).Should().BeTrue();
+        h.Authorizers.TryGetValue("wxper0000000000002", out var second).Should().BeTrue();
+        seen.Should().Equal(first!.Value, second!.Value);
+        (await send.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("AuthorizerAppIdOption");
+    }
+
+    [Fact]
     public async Task SimulatedDay_ThousandAuthorizers_AtMostThirteenFetchesEachAndNeverAboveTheCap()
     {
         const int authorizers = 1000;
@@ -491,5 +549,25 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         {
             text.Should().NotContain(secret);
         }
+    }
+
+    private sealed class FlakyStore : IWeChatOpenPlatformStore
+    {
+        private readonly InMemoryWeChatOpenPlatformStore _inner = new();
+
+        public bool FailRefreshTokenWrites { get; set; }
+
+        public ValueTask<WeChatComponentVerifyTicket?> GetTicketAsync(string componentAppId, CancellationToken cancellationToken = default) => _inner.GetTicketAsync(componentAppId, cancellationToken);
+
+        public ValueTask<bool> SetTicketAsync(string componentAppId, WeChatComponentVerifyTicket ticket, CancellationToken cancellationToken = default) => _inner.SetTicketAsync(componentAppId, ticket, cancellationToken);
+
+        public ValueTask<string?> GetRefreshTokenAsync(string componentAppId, string authorizerAppId, CancellationToken cancellationToken = default) => _inner.GetRefreshTokenAsync(componentAppId, authorizerAppId, cancellationToken);
+
+        public ValueTask SetRefreshTokenAsync(string componentAppId, string authorizerAppId, string refreshToken, CancellationToken cancellationToken = default) =>
+            FailRefreshTokenWrites ? throw new IOException("store unavailable") : _inner.SetRefreshTokenAsync(componentAppId, authorizerAppId, refreshToken, cancellationToken);
+
+        public ValueTask<bool> RemoveAuthorizerAsync(string componentAppId, string authorizerAppId, string? expectedRefreshToken = null, CancellationToken cancellationToken = default) => _inner.RemoveAuthorizerAsync(componentAppId, authorizerAppId, expectedRefreshToken, cancellationToken);
+
+        public ValueTask<IReadOnlyCollection<string>> GetAuthorizersAsync(string componentAppId, CancellationToken cancellationToken = default) => _inner.GetAuthorizersAsync(componentAppId, cancellationToken);
     }
 }
