@@ -222,7 +222,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         await h.PushTicketAndLoadAsync();
         (await h.Emulator.PushAuthorizedAsync(OpenPlatformHarness.ComponentAppId, Authorizer, h.EventUrl)).IsSuccess.Should().BeTrue();
         await h.Authorizers.GetAsync(Authorizer);
-        await using var pushes = h.Emulator.StartPushingTickets(OpenPlatformHarness.ComponentAppId, h.EventUrl);
+        await h.QuiesceAsync();
 
         store.FailRefreshTokenWrites = true;
         var first = await h.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
