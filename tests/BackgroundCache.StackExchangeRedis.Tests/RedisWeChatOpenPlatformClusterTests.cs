@@ -61,23 +61,66 @@ public sealed class RedisWeChatOpenPlatformClusterTests(RedisFixture redis)
         }
     }
 
-    private async Task<IHost> StartAsync(WeChatEmulator emulator, string prefix)
+    [SkippableFact]
+    public async Task UseRedisCoordination_TwoInstances_OneComponentTokenCallSharedByBoth()
+    {
+        var prefix = $"test:{Guid.NewGuid():N}:";
+        await using var emulator = await WeChatEmulator.StartAsync();
+        emulator.AddComponent(Component, "component-secret", "token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
+        using var a = await StartAsync(emulator, prefix, coordinate: true);
+        using var b = await StartAsync(emulator, prefix, coordinate: true);
+        var platformA = a.Services.GetRequiredKeyedService<WeChatOpenPlatform>("platform");
+        var platformB = b.Services.GetRequiredKeyedService<WeChatOpenPlatform>("platform");
+
+        // The push lands on A; whichever instance leads fetches the component token once, and both serve it.
+        await platformA.ReceiveTicketAsync(new WeChatComponentVerifyTicket(emulator.IssueComponentVerifyTicket(Component), DateTimeOffset.UtcNow));
+        var tokenA = await platformA.ComponentToken.GetAsync().AsTask().WaitAsync(Guard); // the fetch the push started
+        using var cts = new CancellationTokenSource(Guard);
+        AccessToken? tokenB;
+        while (!platformB.ComponentToken.TryGetValue(out tokenB) || tokenB != tokenA)
+        {
+            await Task.Yield(); // a signal from real Redis (B applies the shared value), guarded
+            cts.Token.ThrowIfCancellationRequested();
+        }
+
+        tokenB.Should().Be(tokenA);
+        emulator.ComponentTokenCalls.Should().Be(1);
+        a.Services.GetRequiredService<IWeChatOpenPlatformStore>().GetType().Name.Should().Be("RedisWeChatOpenPlatformStore");
+        foreach (var host in new[] { a, b })
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private async Task<IHost> StartAsync(WeChatEmulator emulator, string prefix, bool coordinate = false)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddWeChatOpenPlatform("platform", o =>
-            {
-                o.ComponentAppId = Component;
-                o.ComponentAppSecret = "component-secret";
-                o.Token = "token";
-                o.EncodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-                o.BaseAddress = emulator.BaseAddress;
-            })
-            .UseRedisStore(o =>
+        var platform = builder.Services.AddWeChatOpenPlatform("platform", o =>
+        {
+            o.ComponentAppId = Component;
+            o.ComponentAppSecret = "component-secret";
+            o.Token = "token";
+            o.EncodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+            o.BaseAddress = emulator.BaseAddress;
+        });
+        if (coordinate)
+        {
+            platform.UseRedisCoordination(o =>
             {
                 o.Configuration = redis.Server.Configuration;
                 o.KeyPrefix = prefix;
             });
+        }
+        else
+        {
+            platform.UseRedisStore(o =>
+            {
+                o.Configuration = redis.Server.Configuration;
+                o.KeyPrefix = prefix;
+            });
+        }
+
         var host = builder.Build();
         await host.StartAsync();
         return host;
