@@ -24,6 +24,9 @@ public sealed class WeChatOpenPlatform
     /// </summary>
     public static readonly HttpRequestOptionsKey<string> AuthorizerAppIdOption = new("BackgroundCache.WeChat.AuthorizerAppId");
 
+    /// <summary>How long handling a push waits for the fetch it started.</summary>
+    private static readonly TimeSpan PushWaitLimit = TimeSpan.FromSeconds(3);
+
     private static readonly Uri DesktopAuthorizationPage = new("https://mp.weixin.qq.com/cgi-bin/componentloginpage");
     private static readonly Uri MobileAuthorizationPage = new("https://open.weixin.qq.com/wxaopen/safe/bindcomponent");
     private readonly WeChatComponentApi _api;
@@ -127,7 +130,8 @@ public sealed class WeChatOpenPlatform
         var tokens = ComponentToken;
         if (!tokens.TryGetValue(out _) || tokens.Status.ConsecutiveFailures > 0)
         {
-            Observe(tokens.RefreshAsync(CancellationToken.None));
+            // Fetch at once, and give it a moment so that a reader right after the push finds the token.
+            await AwaitBrieflyAsync(tokens.RefreshAsync(CancellationToken.None), cancellationToken).ConfigureAwait(false);
         }
 
         return true;
@@ -159,23 +163,32 @@ public sealed class WeChatOpenPlatform
 
         var appId = WeChatComponentApi.GetString(info, "authorizer_appid");
         var refreshToken = WeChatComponentApi.GetString(info, "authorizer_refresh_token");
-        var (value, expiresIn, problem) = WeChatJson.ReadSecret(info, "authorizer_access_token");
-        if (string.IsNullOrEmpty(appId) || string.IsNullOrEmpty(refreshToken) || value is null)
+        if (string.IsNullOrEmpty(appId) || string.IsNullOrEmpty(refreshToken))
         {
-            throw WeChatErrors.InvalidResponse(options.ComponentAppId, $"an api_query_auth answer with {problem ?? "no authorizer_appid or authorizer_refresh_token"}", null);
+            throw WeChatErrors.InvalidResponse(options.ComponentAppId, "an api_query_auth answer without authorizer_appid or authorizer_refresh_token", null);
         }
 
         await _api.Store.SetRefreshTokenAsync(options.ComponentAppId, appId, refreshToken, cancellationToken).ConfigureAwait(false);
-        _authorizers.Seed(appId, new AccessToken(value, started.AddSeconds(expiresIn)));
-        var entry = Authorizers.GetOrAdd(appId);
-        var status = entry.Status;
-        if (status.LastRefreshedAt is not null || status.ConsecutiveFailures > 0)
+        var (value, expiresIn, _) = WeChatJson.ReadSecret(info, "authorizer_access_token");
+        if (value is not null)
         {
-            // Authorized again: take the new token now instead of at the next scheduled refresh.
-            Observe(entry.RefreshAsync(CancellationToken.None));
+            _authorizers.Seed(appId, new AccessToken(value, started.AddSeconds(expiresIn)));
+        }
+        else
+        {
+            _authorizers.Forget(appId); // no usable token in the answer: the first load calls api_authorizer_token
         }
 
+        var entry = Authorizers.GetOrAdd(appId);
+        var status = entry.Status;
         Log.AuthorizerAdded(_api.Logger, Name, appId);
+
+        // Authorized again: take the new token now instead of at the next scheduled refresh. New: its first load is queued.
+        // Either way, give it a moment so that a reader right after the push finds the token.
+        var load = status.LastRefreshedAt is not null || status.ConsecutiveFailures > 0
+            ? entry.RefreshAsync(CancellationToken.None)
+            : entry.GetAsync(CancellationToken.None).AsTask();
+        await AwaitBrieflyAsync(load, cancellationToken).ConfigureAwait(false);
         return appId;
     }
 
@@ -246,6 +259,23 @@ public sealed class WeChatOpenPlatform
 
     private static void Observe(Task task) =>
         task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>
+    /// Waits at most <see cref="PushWaitLimit"/> for a fetch a push started (WeChat waits 5 s for the answer); its failure
+    /// is the cache's to report (status, logs, health), never the push's.
+    /// </summary>
+    private async Task AwaitBrieflyAsync(Task load, CancellationToken cancellationToken)
+    {
+        Observe(load);
+        try
+        {
+            await load.WaitAsync(PushWaitLimit, _api.Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Still running (readers get it when it lands) or failed (reported by the cache).
+        }
+    }
 
     private static XElement? ParseXml(string xml)
     {
