@@ -46,6 +46,26 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ComponentToken_TicketExpired61005_IsTransientAndTheNextPushRecoversAtOnce()
+    {
+        await using var h = await OpenPlatformHarness.StartAsync(beforeStart: async h =>
+            await h.Store.SetTicketAsync(OpenPlatformHarness.ComponentAppId, new WeChatComponentVerifyTicket(h.Emulator.IssueComponentVerifyTicket(OpenPlatformHarness.ComponentAppId), h.Time.GetUtcNow())));
+        h.ComponentToken.TryGetValue(out _).Should().BeTrue();
+
+        await h.AdvanceAsync(TimeSpan.FromHours(14)); // no push for 14 hours: the stored ticket (12 h) expires
+        var error = h.ComponentToken.Status.LastError.Should().BeOfType<WeChatApiException>().Subject;
+        var callsBeforePush = h.Emulator.ComponentTokenCalls;
+        var push = await h.Emulator.PushComponentVerifyTicketAsync(OpenPlatformHarness.ComponentAppId, h.EventUrl);
+
+        error.ErrorCode.Should().Be(61005);
+        error.IsTransient.Should().BeTrue();
+        push.IsSuccess.Should().BeTrue();
+        h.Emulator.ComponentTokenCalls.Should().Be(callsBeforePush + 1, "the push fetched at once, without waiting for the retry");
+        h.ComponentToken.Status.ConsecutiveFailures.Should().Be(0);
+        h.ComponentToken.TryGetValue(out _).Should().BeTrue();
+    }
+
+    [Fact]
     public async Task Push_SealedByAnIndependentImplementation_IsAccepted()
     {
         await using var h = await OpenPlatformHarness.StartAsync();
