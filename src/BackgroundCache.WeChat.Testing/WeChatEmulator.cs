@@ -24,7 +24,7 @@ namespace BackgroundCache.WeChat.Testing;
 /// <see cref="WeChatEmulatorOptions.TimeProvider"/>, so a test can simulate a day in milliseconds.
 /// It shares no code with the client it tests.
 /// </remarks>
-public sealed class WeChatEmulator : IAsyncDisposable
+public sealed partial class WeChatEmulator : IAsyncDisposable
 {
     private static readonly string[] IpList = ["101.226.103.0/25", "101.226.233.128/25"];
     private readonly WebApplication _app;
@@ -164,6 +164,7 @@ public sealed class WeChatEmulator : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await StopPushesAsync().ConfigureAwait(false);
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
@@ -200,6 +201,7 @@ public sealed class WeChatEmulator : IAsyncDisposable
         app.MapGet("/cgi-bin/get_api_domain_ip", ctx => ProtectedApiAsync(ctx));
         app.MapGet("/cgi-bin/getcallbackip", ctx => ProtectedApiAsync(ctx));
         app.MapGet("/cgi-bin/ticket/getticket", TicketAsync);
+        MapOpenPlatform(app);
     }
 
     /// <summary>Plays the next injected fault, if any; returns true when it answered the call.</summary>

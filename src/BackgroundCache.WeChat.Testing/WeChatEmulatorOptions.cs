@@ -72,4 +72,24 @@ public sealed class WeChatEmulatorOptions
     /// <summary>Gets or sets the life of a JS-SDK ticket.</summary>
     /// <value>The default is 7200 seconds.</value>
     public TimeSpan TicketLifetime { get; set; } = TimeSpan.FromSeconds(7200);
+
+    /// <summary>Gets or sets how long a pushed <c>component_verify_ticket</c> is accepted (61005 after).</summary>
+    /// <value>The default is 12 hours.</value>
+    public TimeSpan ComponentVerifyTicketLifetime { get; set; } = TimeSpan.FromHours(12);
+
+    /// <summary>Gets or sets the interval of scheduled ticket pushes (<see cref="WeChatEmulator.StartPushingTickets(string, Uri, TimeSpan?)"/>).</summary>
+    /// <value>The default is 10 minutes.</value>
+    public TimeSpan ComponentVerifyTicketInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Gets or sets how long an authorization code can be exchanged with <c>api_query_auth</c>.</summary>
+    /// <value>The default is 10 minutes.</value>
+    public TimeSpan AuthorizationCodeLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Gets or sets a value indicating whether each <c>api_authorizer_token</c> answer carries a new
+    /// <c>authorizer_refresh_token</c> that replaces the one used (which then answers 61023): a client that does not store
+    /// every refresh token it receives loses the authorizer. WeChat does not document whether it rotates them.
+    /// </summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool RotateAuthorizerRefreshTokens { get; set; } = true;
 }

@@ -31,4 +31,10 @@ public enum WeChatErrorKind
 
     /// <summary>Any other errcode.</summary>
     Other,
+
+    /// <summary>
+    /// An Open Platform authorizer's refresh token was refused (61023) or the platform does not know the authorizer: the
+    /// account's owner revoked the authorization or must authorize again. Retrying will not help.
+    /// </summary>
+    AuthorizationRevoked,
 }

@@ -243,14 +243,15 @@ public sealed class FaultTests
     {
         await using var server = await RedisServer.StartAsync();
         var attempts = 0;
+        var failFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ConnectionMultiplexer? made = null;
         var options = new RedisCoordinationOptions
         {
             ConnectionMultiplexerFactory = async () =>
             {
-                await Task.Yield();
                 if (Interlocked.Increment(ref attempts) == 1)
                 {
+                    await failFirst.Task;
                     throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "the first attempt fails");
                 }
 
@@ -260,7 +261,9 @@ public sealed class FaultTests
         };
         await using var provider = new RedisConnectionProvider(new ServiceCollection().BuildServiceProvider());
 
-        await FluentActions.Awaiting(() => provider.GetAsync(options)).Should().ThrowAsync<RedisConnectionException>();
+        var first = provider.GetAsync(options);
+        failFirst.SetResult();
+        await FluentActions.Awaiting(() => first).Should().ThrowAsync<RedisConnectionException>();
         var connection = await provider.GetAsync(options);
 
         connection.IsConnected.Should().BeTrue();

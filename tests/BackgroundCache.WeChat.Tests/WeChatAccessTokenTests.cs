@@ -290,7 +290,16 @@ public sealed class WeChatAccessTokenTests
         var token = await h.Cache.GetAsync();
 
         await h.Cache.InvalidateAsync(token);
-        var second = await tickets.RefreshAsync().WaitAsync(Guard); // joins the re-fetch the invalidation asked for
+
+        // The invalidation asked for the ticket's re-fetch; wait for it (a RefreshAsync here would race it: if the re-fetch
+        // had already ended, RefreshAsync would start a third call).
+        using var cts = new CancellationTokenSource(Guard);
+        WeChatJsApiTicket? second;
+        while (!tickets.TryGetValue(out second) || second == first || !tickets.Status.LastRefreshedAt.HasValue || h.Emulator.TicketCalls < 2)
+        {
+            await Task.Yield();
+            cts.Token.ThrowIfCancellationRequested();
+        }
 
         second.Should().NotBe(first);
         h.Emulator.TicketCalls.Should().Be(2);

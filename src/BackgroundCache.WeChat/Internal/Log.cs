@@ -15,6 +15,17 @@ internal static partial class Log
     public const int ForceRefreshId = 2005;
     public const int SameTokenAfterRejectionId = 2006;
     public const int TicketTokenRejectedId = 2007;
+    public const int OpenPlatformTicketReceivedId = 2020;
+    public const int OpenPlatformTicketIgnoredId = 2021;
+    public const int OpenPlatformAuthorizerAddedId = 2022;
+    public const int OpenPlatformAuthorizerRemovedId = 2023;
+    public const int OpenPlatformAuthorizerRevokedId = 2024;
+    public const int OpenPlatformUnknownAuthorizerId = 2025;
+    public const int OpenPlatformEventRejectedId = 2026;
+    public const int OpenPlatformEventIgnoredId = 2027;
+    public const int OpenPlatformRefreshTokenNotStoredId = 2028;
+    public const int OpenPlatformTokenFetchedId = 2029;
+    public const int OpenPlatformComponentTokenRejectedId = 2030;
 
     [LoggerMessage(TokenFetchedId, LogLevel.Debug, "WeChat token for '{CacheName}' ({Mode}) fetched: {Fingerprint}, expires in {ExpiresInSeconds} s.")]
     public static partial void TokenFetched(ILogger logger, string cacheName, WeChatTokenMode mode, string fingerprint, long expiresInSeconds);
@@ -39,4 +50,37 @@ internal static partial class Log
 
     [LoggerMessage(TicketTokenRejectedId, LogLevel.Warning, "WeChat rejected token {Fingerprint} of '{CacheName}' while fetching the JS-SDK ticket (errcode {ErrorCode}); invalidated it.")]
     public static partial void TicketTokenRejected(ILogger logger, string cacheName, string fingerprint, int errorCode);
+
+    [LoggerMessage(OpenPlatformTicketReceivedId, LogLevel.Debug, "WeChat Open Platform '{PlatformName}' received component_verify_ticket {Fingerprint} created at {CreatedAt}.")]
+    public static partial void TicketReceived(ILogger logger, string platformName, string fingerprint, DateTimeOffset createdAt);
+
+    [LoggerMessage(OpenPlatformTicketIgnoredId, LogLevel.Information, "WeChat Open Platform '{PlatformName}' ignored component_verify_ticket {Fingerprint} created at {CreatedAt}: the store holds a newer one (a delayed or replayed push).")]
+    public static partial void TicketIgnored(ILogger logger, string platformName, string fingerprint, DateTimeOffset createdAt);
+
+    [LoggerMessage(OpenPlatformAuthorizerAddedId, LogLevel.Information, "WeChat Open Platform '{PlatformName}': authorizer {AuthorizerAppId} authorized; its refresh token is stored and its token kept fresh.")]
+    public static partial void AuthorizerAdded(ILogger logger, string platformName, string authorizerAppId);
+
+    [LoggerMessage(OpenPlatformAuthorizerRemovedId, LogLevel.Information, "WeChat Open Platform '{PlatformName}': authorizer {AuthorizerAppId} removed ({Reason}).")]
+    public static partial void AuthorizerRemoved(ILogger logger, string platformName, string authorizerAppId, string reason);
+
+    [LoggerMessage(OpenPlatformAuthorizerRevokedId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}': WeChat refused the refresh token of authorizer {AuthorizerAppId} (errcode 61023: the authorization was revoked or replaced). The authorizer is removed; its owner must authorize again.")]
+    public static partial void AuthorizerRevoked(ILogger logger, string platformName, string authorizerAppId);
+
+    [LoggerMessage(OpenPlatformUnknownAuthorizerId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}': authorizer {AuthorizerAppId} was read but the store has no refresh token for it (never authorized, or revoked); it is not kept in the set.")]
+    public static partial void UnknownAuthorizer(ILogger logger, string platformName, string authorizerAppId);
+
+    [LoggerMessage(OpenPlatformEventRejectedId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}' refused a push to its event URL ({Reason}): {Detail} Nothing was stored.")]
+    public static partial void EventRejected(ILogger logger, string platformName, WeChatEventRejection reason, string detail);
+
+    [LoggerMessage(OpenPlatformEventIgnoredId, LogLevel.Debug, "WeChat Open Platform '{PlatformName}' acknowledged a push of InfoType '{InfoType}' it does not handle.")]
+    public static partial void EventIgnored(ILogger logger, string platformName, string infoType);
+
+    [LoggerMessage(OpenPlatformRefreshTokenNotStoredId, LogLevel.Error, "WeChat Open Platform '{PlatformName}': the new refresh token of authorizer {AuthorizerAppId} could not be stored; it is kept in memory and stored again at the next refresh. If this process stops first, the owner may have to authorize again.")]
+    public static partial void RefreshTokenNotStored(ILogger logger, Exception error, string platformName, string authorizerAppId);
+
+    [LoggerMessage(OpenPlatformTokenFetchedId, LogLevel.Debug, "WeChat Open Platform '{PlatformName}': {Kind} token for {AppId} fetched: {Fingerprint}, expires in {ExpiresInSeconds} s.")]
+    public static partial void OpenPlatformTokenFetched(ILogger logger, string platformName, string kind, string appId, string fingerprint, long expiresInSeconds);
+
+    [LoggerMessage(OpenPlatformComponentTokenRejectedId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}': WeChat rejected component token {Fingerprint} (errcode {ErrorCode}); invalidated it.")]
+    public static partial void ComponentTokenRejected(ILogger logger, string platformName, string fingerprint, int errorCode);
 }

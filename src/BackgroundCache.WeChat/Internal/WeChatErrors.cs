@@ -14,10 +14,11 @@ internal static class WeChatErrors
 
     public static WeChatErrorKind Classify(int errorCode) => errorCode switch
     {
-        -1 => WeChatErrorKind.Transient,
+        -1 or 61005 or 61006 => WeChatErrorKind.Transient,
+        61023 => WeChatErrorKind.AuthorizationRevoked,
         45011 => WeChatErrorKind.RateLimited,
         45009 => WeChatErrorKind.QuotaExhausted,
-        40002 or 40013 or 40125 or 40164 or 40243 or 41002 or 41004 or 50004 or 61024 => WeChatErrorKind.Configuration,
+        40002 or 40013 or 40125 or 40164 or 40243 or 41002 or 41004 or 50004 or 61004 or 61024 => WeChatErrorKind.Configuration,
         40001 or 40014 or 42001 => WeChatErrorKind.InvalidToken,
         89501 or 89503 or 89506 or 89507 => WeChatErrorKind.AdminConfirmation,
         _ => WeChatErrorKind.Other,
@@ -34,6 +35,7 @@ internal static class WeChatErrors
         41002 => "WeChatOptions.AppId is missing.",
         41004 => "WeChatOptions.AppSecret is missing.",
         50004 => $"WeChat has restricted AppId '{appId}' (account punished): see the WeChat console.",
+        61004 => $"This server's IP is not in the API IP whitelist of third-party platform '{appId}' (WeChat says: {errorMessage}): add it in the Open Platform console.",
         61024 => $"AppId '{appId}' is managed by a third-party platform and cannot fetch its own token: use the platform's authorizer token.",
         _ => "see WeChat's documentation of this errcode.",
     };
