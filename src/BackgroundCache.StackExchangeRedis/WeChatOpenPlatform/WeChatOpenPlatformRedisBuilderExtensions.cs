@@ -11,9 +11,10 @@ public static class WeChatOpenPlatformRedisBuilderExtensions
     /// <summary>
     /// Makes the platform safe to run on several instances behind one event URL: its ticket and authorizer refresh tokens
     /// are kept in Redis (<see cref="RedisWeChatOpenPlatformStoreServiceCollectionExtensions.UseRedisStore"/>, same
-    /// connection settings and key prefix), and its component token is refreshed by one instance at a time and shared
-    /// (<see cref="RedisCoordinationBuilderExtensions.UseRedisCoordination{T}"/>). Authorizer tokens are still refreshed by
-    /// each instance that holds them (see docs/wechat-open-platform.md, "Many instances").
+    /// connection settings and key prefix), and its component token and every authorizer token are refreshed by one
+    /// instance at a time and shared (<see cref="RedisCoordinationBuilderExtensions.UseRedisCoordination{T}"/> on the
+    /// component token, and on the authorizer set: an authorizer added or removed on one instance is added or removed on
+    /// all, and only the set's leader spends authorizer refresh tokens).
     /// </summary>
     /// <param name="builder">The platform's builder.</param>
     /// <param name="configure">Configures the connection, key prefix and lease (the outage settings apply to the component token).</param>
@@ -23,6 +24,7 @@ public static class WeChatOpenPlatformRedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         builder.ComponentToken.UseRedisCoordination(configure);
+        builder.Authorizers.UseRedisCoordination(configure);
         builder.UseRedisStore(store =>
         {
             var coordination = new RedisCoordinationOptions();
