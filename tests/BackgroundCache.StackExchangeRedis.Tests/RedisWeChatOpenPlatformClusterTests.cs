@@ -86,6 +86,23 @@ public sealed class RedisWeChatOpenPlatformClusterTests(RedisFixture redis)
         tokenB.Should().Be(tokenA);
         emulator.ComponentTokenCalls.Should().Be(1);
         a.Services.GetRequiredService<IWeChatOpenPlatformStore>().GetType().Name.Should().Be("RedisWeChatOpenPlatformStore");
+
+        // The authorizer set is coordinated too: the account authorized on A is taken from Redis by B (no call), and B's
+        // forced refresh is made once, by the set's leader, and reaches both.
+        await platformA.AuthorizeAsync(emulator.Authorize(Component, Authorizer));
+        var onA = await platformA.Authorizers.GetAsync(Authorizer).AsTask().WaitAsync(Guard);
+        var onB = await platformB.Authorizers.GetAsync(Authorizer).AsTask().WaitAsync(Guard);
+        onB.Should().Be(onA);
+        var callsBefore = emulator.AuthorizerTokenCalls;
+        var refreshed = await platformB.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
+        while (!platformA.Authorizers.TryGetValue(Authorizer, out var seen) || seen != refreshed)
+        {
+            await Task.Yield(); // the leader's notification reaches A, guarded
+            cts.Token.ThrowIfCancellationRequested();
+        }
+
+        emulator.AuthorizerTokenCalls.Should().Be(callsBefore + 1);
+        emulator.ValidateAccessToken(refreshed.Value).Should().Be(0);
         foreach (var host in new[] { a, b })
         {
             await host.StopAsync();
