@@ -69,10 +69,10 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         using var request = CreateRequest(options, force);
         var client = _httpClientFactory.CreateClient(HttpClientName);
         using var document = await WeChatJson.SendAsync(client, request, options.AppId, cancellationToken).ConfigureAwait(false);
-        var (code, message) = WeChatJson.GetError(document.RootElement);
+        var (code, message) = WeChatJson.GetError(document.RootElement, options.AppSecret);
         if (code != 0)
         {
-            throw OnError(options, code, Redact(message, options));
+            throw OnError(options, code, message);
         }
 
         var (value, expiresIn, problem) = WeChatJson.ReadSecret(document.RootElement, "access_token");
@@ -170,9 +170,6 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
 
         return token;
     }
-
-    private static string Redact(string message, WeChatOptions options) =>
-        options.AppSecret.Length > 0 ? message.Replace(options.AppSecret, "***", StringComparison.Ordinal) : message;
 
     private void ThrowIfBreakerOpenLocked(WeChatOptions options)
     {
