@@ -35,6 +35,7 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
     private readonly Queue<DateTimeOffset> _recentFetches = new();
     private DateTimeOffset? _breakerOpenUntil;
     private int _loggedErrorCode;
+    private string? _lastTokenValue;
     private bool _forceNext;
     private DateTimeOffset? _lastForcedAt;
     private DateOnly _forceDay;
@@ -85,7 +86,13 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         lock (_gate)
         {
             _loggedErrorCode = 0;
-            _recentFetches.Enqueue(_time.GetUtcNow());
+            if (!string.Equals(_lastTokenValue, token.Value, StringComparison.Ordinal))
+            {
+                // Only a new token counts toward the breaker: a stable_token answer with the token already held (WeChat
+                // refuting an invalidation report) invalidates nothing, so reports alone never open the breaker.
+                _recentFetches.Enqueue(_time.GetUtcNow());
+                _lastTokenValue = token.Value;
+            }
         }
 
         Log.TokenFetched(_logger, Name, options.Mode, token.Fingerprint, expiresIn);

@@ -17,7 +17,7 @@ internal sealed class RefreshingCacheOptionsValidator : IValidateOptions<Refresh
     /// <summary>The longest refresh interval, refresh-ahead, jitter and retry delay.</summary>
     public static readonly TimeSpan MaxScheduleSetting = TimeSpan.FromDays(1);
 
-    /// <summary>The longest fetch timeout, first retry delay and initial-load wait.</summary>
+    /// <summary>The longest fetch timeout, first retry delay, initial-load wait and invalidation cooldown.</summary>
     public static readonly TimeSpan MaxWaitSetting = TimeSpan.FromHours(1);
 
     /// <summary>Says how to write a duration, for messages about a value that is likely a unit mistake.</summary>
@@ -88,6 +88,13 @@ internal sealed class RefreshingCacheOptionsValidator : IValidateOptions<Refresh
         }
 
         AtMost(nameof(options.InitialLoadTimeout), options.InitialLoadTimeout, MaxWaitSetting, "waiting more than an hour for the first value");
+
+        if (options.InvalidationCooldown < TimeSpan.Zero)
+        {
+            Fail(nameof(options.InvalidationCooldown), "must not be negative", options.InvalidationCooldown);
+        }
+
+        AtMost(nameof(options.InvalidationCooldown), options.InvalidationCooldown, MaxWaitSetting, "ignoring reports for more than an hour");
 
         if (options.MaxStaleness is { } staleness && staleness <= options.RefreshInterval)
         {

@@ -36,6 +36,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
+    private CacheSnapshot<T>? _reportAnswer;
     private TaskCompletionSource<T>? _inflight;
     private TaskCompletionSource? _changed;
     private CancellationTokenSource? _attemptCts;
@@ -232,6 +233,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             return; // The cache has already moved on.
         }
 
+        var cooldown = _engine.Options.InvalidationCooldown;
+        var now = _engine.Time.GetUtcNow();
         AttemptPlan? plan;
         lock (_gate)
         {
@@ -240,9 +243,22 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 return;
             }
 
-            _pending = NewRequest();
-            _pendingRejected = snapshot;
-            plan = StartIfIdleLocked();
+            if (!AnsweredReportRecentlyLocked(snapshot, now, cooldown))
+            {
+                _pending = NewRequest();
+                _pendingRejected = snapshot;
+                plan = StartIfIdleLocked();
+            }
+            else
+            {
+                plan = null;
+            }
+        }
+
+        if (plan is null)
+        {
+            Log.ReportWithinCooldown(_engine.Logger, DisplayName, snapshot!.Version, now - snapshot.FetchedAt, cooldown);
+            return;
         }
 
         Launch(plan);
@@ -251,8 +267,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     /// <inheritdoc />
     public Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
     {
-        TaskCompletionSource<T> request;
+        TaskCompletionSource<T>? request = null;
         AttemptPlan? plan = null;
+        var cooldown = _engine.Options.InvalidationCooldown;
+        var now = _engine.Time.GetUtcNow();
+        CacheSnapshot<T>? confirmed = null;
         lock (_gate)
         {
             var snapshot = _current;
@@ -266,7 +285,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 return Task.FromException<T>(Unavailable($"Cache '{DisplayName}' has stopped."));
             }
 
-            if (_state == EntryState.Running)
+            if (AnsweredReportRecentlyLocked(snapshot, now, cooldown))
+            {
+                confirmed = snapshot;
+            }
+            else if (_state == EntryState.Running)
             {
                 request = _inflight ??= NewRequest();
             }
@@ -283,8 +306,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             }
         }
 
+        if (confirmed is not null)
+        {
+            Log.ReportWithinCooldown(_engine.Logger, DisplayName, confirmed.Version, now - confirmed.FetchedAt, cooldown);
+            return Task.FromResult(confirmed.Value);
+        }
+
         Launch(plan);
-        return request.Task.WaitAsync(cancellationToken);
+        return request!.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Asks for a refresh (a coordinator's forwarded request); false when one is already pending or running.</summary>
@@ -618,6 +647,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         {
             failuresBefore = _failures;
             published = PublishLocked(value, expiresAt, version, now, options);
+            if (plan.Rejected is not null)
+            {
+                _reportAnswer = _current; // further reports against it wait out InvalidationCooldown
+            }
+
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
@@ -858,6 +892,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             to.TrySetResult(from.Result);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="snapshot"/> is the answer to a report (an invalidation) and was fetched less than
+    /// <paramref name="cooldown"/> ago: a further report against it does not call the upstream, which has just confirmed the
+    /// value (a WeChat stable token) or issued it moments ago. Reports alone never make a burst of fetches.
+    /// </summary>
+    private bool AnsweredReportRecentlyLocked(CacheSnapshot<T>? snapshot, DateTimeOffset now, TimeSpan cooldown) =>
+        snapshot is not null && ReferenceEquals(snapshot, _reportAnswer) && now - snapshot.FetchedAt < cooldown;
 
     private AttemptPlan? StartIfIdleLocked() =>
         _state == EntryState.Idle ? BeginAttemptLocked(_engine.Time.GetUtcNow(), onTime: false) : null;
