@@ -42,7 +42,7 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
         var result = status.State switch
         {
             RefreshingCacheState.Fresh => HealthCheckResult.Healthy($"Cache '{name}' is fresh.", data),
-            RefreshingCacheState.Stale when status.LastError is IRefreshRetryAdvice { IsTransient: false } => new HealthCheckResult(
+            RefreshingCacheState.Stale when Engine.RefreshPolicy.IsPermanent(status.LastError) => new HealthCheckResult(
                 context.Registration.FailureStatus,
                 $"Cache '{name}' serves its last good value, but the upstream reports a problem that retries will not fix: {lastError}",
                 data: data),

@@ -693,9 +693,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         long servedVersion;
         int failures;
         TaskCompletionSource<T>? inflight;
+        bool repeatedDependencyFailure;
         lock (_gate)
         {
             failures = ++_failures;
+            repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
             _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
@@ -715,7 +717,12 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             }
         }
 
-        if (servedVersion > 0)
+        if (repeatedDependencyFailure)
+        {
+            // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
+            Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
+        }
+        else if (servedVersion > 0)
         {
             Log.RefreshFailedServingStale(engine.Logger, error, DisplayName, failures, servedVersion, delay);
         }
