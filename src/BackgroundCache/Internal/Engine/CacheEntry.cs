@@ -36,7 +36,6 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
-    private CacheSnapshot<T>? _reportAnswer;
     private TaskCompletionSource<T>? _inflight;
     private TaskCompletionSource? _changed;
     private CancellationTokenSource? _attemptCts;
@@ -243,7 +242,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 return;
             }
 
-            if (!AnsweredReportRecentlyLocked(snapshot, now, cooldown))
+            if (!AnsweredReportRecently(snapshot, now, cooldown))
             {
                 _pending = NewRequest();
                 _pendingRejected = snapshot;
@@ -285,7 +284,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 return Task.FromException<T>(Unavailable($"Cache '{DisplayName}' has stopped."));
             }
 
-            if (AnsweredReportRecentlyLocked(snapshot, now, cooldown))
+            if (AnsweredReportRecently(snapshot, now, cooldown))
             {
                 confirmed = snapshot;
             }
@@ -646,11 +645,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         lock (_gate)
         {
             failuresBefore = _failures;
-            published = PublishLocked(value, expiresAt, version, now, options);
-            if (plan.Rejected is not null)
-            {
-                _reportAnswer = _current; // further reports against it wait out InvalidationCooldown
-            }
+            // A value fetched for a report is marked: further reports against it wait out InvalidationCooldown.
+            published = PublishLocked(value, expiresAt, version, now, options, answersReport: plan.Rejected is not null);
 
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
@@ -905,8 +901,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     /// <paramref name="cooldown"/> ago: a further report against it does not call the upstream, which has just confirmed the
     /// value (a WeChat stable token) or issued it moments ago. Reports alone never make a burst of fetches.
     /// </summary>
-    private bool AnsweredReportRecentlyLocked(CacheSnapshot<T>? snapshot, DateTimeOffset now, TimeSpan cooldown) =>
-        snapshot is not null && ReferenceEquals(snapshot, _reportAnswer) && now - snapshot.FetchedAt < cooldown;
+    private static bool AnsweredReportRecently(CacheSnapshot<T>? snapshot, DateTimeOffset now, TimeSpan cooldown) =>
+        snapshot is { AnswersReport: true } && now - snapshot.FetchedAt < cooldown;
 
     private AttemptPlan? StartIfIdleLocked() =>
         _state == EntryState.Idle ? BeginAttemptLocked(_engine.Time.GetUtcNow(), onTime: false) : null;
@@ -972,7 +968,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         }
     }
 
-    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options)
+    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool answersReport = false)
     {
         _failures = 0;
         _lastError = null;
@@ -983,7 +979,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         }
 
         _version = version is { } v && v > _version ? v : _version + 1;
-        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version);
+        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();
