@@ -234,7 +234,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
         var cooldown = _engine.Options.InvalidationCooldown;
         var now = _engine.Time.GetUtcNow();
-        AttemptPlan? plan;
+        AttemptPlan? plan = null;
+        var confirmed = false;
         lock (_gate)
         {
             if (_state is EntryState.Stopped or EntryState.Running || !ReferenceEquals(_current, snapshot) || _pending is not null)
@@ -242,19 +243,19 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 return;
             }
 
-            if (!AnsweredReportRecently(snapshot, now, cooldown))
+            if (AnsweredReportRecently(snapshot, now, cooldown))
+            {
+                confirmed = true;
+            }
+            else
             {
                 _pending = NewRequest();
                 _pendingRejected = snapshot;
                 plan = StartIfIdleLocked();
             }
-            else
-            {
-                plan = null;
-            }
         }
 
-        if (plan is null)
+        if (confirmed)
         {
             Log.ReportWithinCooldown(_engine.Logger, DisplayName, snapshot!.Version, now - snapshot.FetchedAt, cooldown);
             return;
@@ -647,7 +648,6 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             failuresBefore = _failures;
             // A value fetched for a report is marked: further reports against it wait out InvalidationCooldown.
             published = PublishLocked(value, expiresAt, version, now, options, answersReport: plan.Rejected is not null);
-
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
