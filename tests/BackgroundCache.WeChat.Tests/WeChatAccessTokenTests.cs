@@ -293,7 +293,16 @@ public sealed class WeChatAccessTokenTests
         var token = await h.Cache.GetAsync();
 
         await h.Cache.InvalidateAsync(token);
-        var second = await tickets.RefreshAsync().WaitAsync(Guard); // joins the re-fetch the invalidation asked for
+
+        // The replacement invalidated the ticket; wait (on the cache's state, no sleeping) for the re-fetch it asked for.
+        // RefreshAsync here raced: when the re-fetch had already ended, it made a third ticket call.
+        using var cts = new CancellationTokenSource(Guard);
+        WeChatJsApiTicket? second;
+        while (!tickets.TryGetValue(out second) || second.Equals(first))
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
 
         second.Should().NotBe(first);
         h.Emulator.TicketCalls.Should().Be(2);
