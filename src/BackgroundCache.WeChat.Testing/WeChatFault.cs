@@ -69,6 +69,24 @@ public sealed class WeChatFault
         await ctx.Response.WriteAsync(body).ConfigureAwait(false);
     });
 
+    /// <summary>
+    /// Answers HTTP 200 with these exact bytes (JSON content type), for answers a string cannot carry: invalid UTF-8, a
+    /// byte-order mark, binary garbage.
+    /// </summary>
+    /// <param name="body">The body's bytes.</param>
+    /// <param name="description">A description for diagnostics.</param>
+    /// <returns>The fault.</returns>
+    public static WeChatFault RawBody(byte[] body, string? description = null)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var copy = (byte[])body.Clone();
+        return new(description ?? $"raw body of {copy.Length} bytes", async ctx =>
+        {
+            ctx.Response.ContentType = "application/json; encoding=utf-8";
+            await ctx.Response.Body.WriteAsync(copy).ConfigureAwait(false);
+        });
+    }
+
     /// <summary>Never answers: the request hangs until the client gives up.</summary>
     /// <returns>The fault.</returns>
     public static WeChatFault Hang() => new("hang", async ctx =>

@@ -80,12 +80,12 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
         using var document = WeChatJson.TryParse(answer.Body)
             ?? throw new TokenHubException($"The token hub answered '{remoteName}' with {WeChatJson.DescribeBody(answer.MediaType, answer.Body)}, not JSON.", answer.Status, true);
         var root = document.RootElement;
-        if (!root.TryGetProperty("access_token", out var token) || token.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(token.GetString())
-            || !root.TryGetProperty("expires_at", out var expires) || !expires.TryGetDateTimeOffset(out var expiresAt))
+        if (!root.TryGetProperty("access_token", out var token) || WeChatJson.TryGetString(token) is not { Length: > 0 } value
+            || !root.TryGetProperty("expires_at", out var expires) || expires.ValueKind != JsonValueKind.String || !expires.TryGetDateTimeOffset(out var expiresAt))
         {
             throw new TokenHubException($"The token hub's answer for '{remoteName}' lacks access_token or expires_at.", answer.Status, true);
         }
 
-        return new AccessToken(token.GetString()!, expiresAt);
+        return new AccessToken(value, expiresAt);
     }
 }

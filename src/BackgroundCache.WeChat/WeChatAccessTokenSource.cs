@@ -33,6 +33,7 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
     private readonly Queue<DateTimeOffset> _recentFetches = new();
     private DateTimeOffset? _breakerOpenUntil;
     private int _loggedErrorCode;
+    private string? _lastTokenValue;
     private bool _forceNext;
     private DateTimeOffset? _lastForcedAt;
     private DateOnly _forceDay;
@@ -67,10 +68,10 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         using var request = CreateRequest(options, force);
         var client = _httpClientFactory.CreateClient(options.HttpClientName);
         using var document = await WeChatJson.SendAsync(client, request, options.AppId, cancellationToken).ConfigureAwait(false);
-        var (code, message) = WeChatJson.GetError(document.RootElement);
+        var (code, message) = WeChatJson.GetError(document.RootElement, options.AppSecret);
         if (code != 0)
         {
-            throw OnError(options, code, Redact(message, options));
+            throw OnError(options, code, message);
         }
 
         var (value, expiresIn, problem) = WeChatJson.ReadSecret(document.RootElement, "access_token");
@@ -83,7 +84,13 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
         lock (_gate)
         {
             _loggedErrorCode = 0;
-            _recentFetches.Enqueue(_time.GetUtcNow());
+            if (!string.Equals(_lastTokenValue, token.Value, StringComparison.Ordinal))
+            {
+                // Only a new token counts toward the breaker: a stable_token answer with the token already held (WeChat
+                // refuting an invalidation report) invalidates nothing, so reports alone never open the breaker.
+                _recentFetches.Enqueue(_time.GetUtcNow());
+                _lastTokenValue = token.Value;
+            }
         }
 
         Log.TokenFetched(_logger, Name, options.Mode, token.Fingerprint, expiresIn);
@@ -168,9 +175,6 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
 
         return token;
     }
-
-    private static string Redact(string message, WeChatOptions options) =>
-        options.AppSecret.Length > 0 ? message.Replace(options.AppSecret, "***", StringComparison.Ordinal) : message;
 
     private void ThrowIfBreakerOpenLocked(WeChatOptions options)
     {

@@ -43,7 +43,9 @@ public sealed class WeChatOptions
 
     /// <summary>
     /// Gets or sets how many token fetches within <see cref="FetchBreakerWindow"/> open the breaker: a burst of fetches
-    /// means repeated invalidations (a token WeChat keeps rejecting), and calling again would only burn quota.
+    /// means repeated invalidations (a token WeChat keeps rejecting), and calling again would only burn quota. Only fetches
+    /// that return a new token count: a stable-token answer with the token already held (WeChat refuting an invalidation
+    /// report) does not.
     /// </summary>
     /// <value>The default is 6.</value>
     public int FetchBreakerThreshold { get; set; } = 6;

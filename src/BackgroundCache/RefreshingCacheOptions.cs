@@ -48,6 +48,16 @@ public sealed class RefreshingCacheOptions
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// Gets or sets how long a value that an invalidation report just got from the upstream is protected from further
+    /// reports: <see cref="IRefreshingCache{T}.Invalidate(T)"/> and <c>InvalidateAsync</c> of that value within this time
+    /// answer with it and do not call the upstream. An upstream that answers a report with the same value (a WeChat stable
+    /// token) has just confirmed it; one that issued a new value moments ago is not asked again for every stale report.
+    /// <see cref="IRefreshingCache{T}.RefreshAsync(CancellationToken)"/> is never held back.
+    /// </summary>
+    /// <value>The default is 30 seconds. <see cref="TimeSpan.Zero"/> turns it off. At most 1 hour.</value>
+    public TimeSpan InvalidationCooldown { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Gets or sets a value indicating whether host start waits for the first value (bounded by
     /// <see cref="InitialLoadTimeout"/>). When <see langword="false"/>, the host starts at once and the first
     /// <see cref="IRefreshingCache{T}.GetAsync(CancellationToken)"/> waits instead.

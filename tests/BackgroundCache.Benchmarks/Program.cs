@@ -4,6 +4,7 @@ using BenchmarkDotNet.Running;
 // dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- --filter '*'      (BenchmarkDotNet: read paths)
 // dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios          (stampede, upstream calls per day, cache sets)
 // dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios sets     (cache sets only, ~7 min)
+// dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- scenarios starvation (expired value withdrawal with the pool starved, ~1 min)
 if (args.Length > 0 && args[0] == "scenarios")
 {
     await Scenarios.RunAsync(args[1..]);

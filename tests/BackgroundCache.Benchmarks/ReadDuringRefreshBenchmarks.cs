@@ -20,7 +20,7 @@ public class ReadDuringRefreshBenchmarks
     public async Task SetupAsync()
     {
         await _steady.StartAsync();
-        _inFlight.FetchTimeout = TimeSpan.FromDays(1); // stays in flight for the whole run
+        _inFlight.FetchTimeout = TimeSpan.FromHours(1); // stays in flight for the whole run (the longest FetchTimeout allowed)
         _inFlight.Fetch = (_, _) => Interlocked.Increment(ref _fetches) == 1
             ? ValueTask.FromResult(new Payload("first"))
             : new ValueTask<Payload>(_hanging.Task);

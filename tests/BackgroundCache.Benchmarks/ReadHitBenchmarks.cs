@@ -50,4 +50,18 @@ public class ReadHitBenchmarks
 
     [Benchmark(Description = "TimeProvider.GetUtcNow (a clock read)")]
     public DateTimeOffset ClockRead() => TimeProvider.System.GetUtcNow();
+
+    [Benchmark(Description = "Environment.TickCount64 (a coarse clock read)")]
+    public long TickCountRead() => Environment.TickCount64;
+
+    [Benchmark(Description = "Stopwatch.GetTimestamp (a monotonic clock read)")]
+    public long TimestampRead() => System.Diagnostics.Stopwatch.GetTimestamp();
+
+    // The alternative to a timer that withdraws expired values (issue #11, item 3): a read-side expiry check against a
+    // precomputed tick. Not what the library does; measured to show why.
+    [Benchmark(Description = "TryGetValue + read-side expiry check (TickCount64)")]
+    public Payload? RefreshingTryGetValueWithExpiryCheck() =>
+        _caches.Refreshing.TryGetValue(out var value) && Environment.TickCount64 < _expiresAtTick ? value : null;
+
+    private readonly long _expiresAtTick = Environment.TickCount64 + (long)TimeSpan.FromHours(1).TotalMilliseconds;
 }

@@ -16,6 +16,11 @@ public static class Scenarios
             await UpstreamCallsScenario.RunAsync();
         }
 
+        if (only is "all" or "starvation")
+        {
+            await StarvationScenario.RunAsync();
+        }
+
         if (only is "all" or "sets")
         {
             await CacheSetScenario.RunAsync(args.Length > 1 ? args[1..] : []);

@@ -179,13 +179,13 @@ public sealed class RegistrationTests
 
         var fresh = await health.CheckHealthAsync();
         fresh.Status.Should().Be(HealthStatus.Healthy);
-        fresh.Entries.Should().ContainKey("backgroundcache:test");
+        fresh.Entries.Should().ContainKey("backgroundcache:test:AccessToken");
 
         fail = true;
         await h.AdvanceToNextRefreshAsync();
         var degraded = await health.CheckHealthAsync();
         degraded.Status.Should().Be(HealthStatus.Degraded);
-        degraded.Entries["backgroundcache:test"].Description.Should().Contain("upstream down");
+        degraded.Entries["backgroundcache:test:AccessToken"].Description.Should().Contain("upstream down");
 
         while (h.Cache.TryGetValue(out _))
         {

@@ -20,7 +20,7 @@ internal static class AuthorizerJsApiTicketFetcher
         var uri = new Uri(options.BaseAddress, $"cgi-bin/ticket/getticket?access_token={Uri.EscapeDataString(token.Value)}&type=jsapi");
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
         using var document = await WeChatJson.SendAsync(client, request, authorizerAppId, cancellationToken).ConfigureAwait(false);
-        var (code, message) = WeChatJson.GetError(document.RootElement);
+        var (code, message) = WeChatJson.GetError(document.RootElement, options.ComponentAppSecret);
         if (code != 0)
         {
             if (WeChatErrors.IsTokenRejection(code))

@@ -47,7 +47,7 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
         var options = Options;
         using var request = CreateRequest(new Uri(options.BaseAddress, path), body);
         var document = await WeChatJson.SendAsync(_httpClientFactory.CreateClient(options.HttpClientName), request, options.ComponentAppId, cancellationToken).ConfigureAwait(false);
-        var (code, message) = WeChatJson.GetError(document.RootElement);
+        var (code, message) = WeChatJson.GetError(document.RootElement, options.ComponentAppSecret);
         if (code != 0)
         {
             document.Dispose();
@@ -67,7 +67,7 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
         var uri = new Uri(options.BaseAddress, $"{path}?component_access_token={Uri.EscapeDataString(token.Value)}");
         using var request = CreateRequest(uri, body);
         var document = await WeChatJson.SendAsync(_httpClientFactory.CreateClient(options.HttpClientName), request, options.ComponentAppId, cancellationToken).ConfigureAwait(false);
-        var (code, message) = WeChatJson.GetError(document.RootElement);
+        var (code, message) = WeChatJson.GetError(document.RootElement, options.ComponentAppSecret);
         if (code == 0)
         {
             Volatile.Write(ref _loggedErrorCode, 0);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace BackgroundCache.WeChat.Internal;
 
@@ -70,6 +71,12 @@ internal static class WeChatJson
             throw WeChatErrors.HttpFailure(appId, answer.Status, DescribeBody(answer.MediaType, answer.Body));
         }
 
+        if (!Utf8.IsValid(answer.Body))
+        {
+            // System.Text.Json reads such a body but throws InvalidOperationException when a string is read from it.
+            throw WeChatErrors.InvalidResponse(appId, $"{DescribeBody(answer.MediaType, answer.Body)} that is not valid UTF-8", answer.Status);
+        }
+
         return TryParse(answer.Body)
             ?? throw WeChatErrors.InvalidResponse(appId, $"{DescribeBody(answer.MediaType, answer.Body)} that is not a JSON object", answer.Status);
     }
@@ -90,9 +97,14 @@ internal static class WeChatJson
         return $"a {mediaType ?? "body"} of {body.Length} bytes";
     }
 
-    /// <summary>Parses a JSON object, or returns null when the body is not one.</summary>
+    /// <summary>Parses a JSON object, or returns null when the body is not one (invalid UTF-8 included).</summary>
     public static JsonDocument? TryParse(byte[] body)
     {
+        if (!Utf8.IsValid(body))
+        {
+            return null;
+        }
+
         try
         {
             var document = JsonDocument.Parse(body);
@@ -110,12 +122,34 @@ internal static class WeChatJson
         }
     }
 
-    /// <summary>WeChat omits errcode on success for tokens; treats missing as 0.</summary>
-    public static (int Code, string Message) GetError(JsonElement root)
+    /// <summary>
+    /// Reads errcode (WeChat omits it on success for tokens; missing is 0) and errmsg, with <paramref name="secret"/> redacted
+    /// in any obvious encoding and the text cut to <see cref="WeChatText.MaxErrorMessageLength"/> characters: the message is
+    /// copied into exceptions, logs, health reports and status pages.
+    /// </summary>
+    public static (int Code, string Message) GetError(JsonElement root, string? secret)
     {
         var code = root.TryGetProperty("errcode", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var c) ? c : 0;
-        var message = root.TryGetProperty("errmsg", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() ?? string.Empty : string.Empty;
-        return (code, message);
+        var message = root.TryGetProperty("errmsg", out var m) ? TryGetString(m) ?? "(errmsg is not readable text)" : string.Empty;
+        return (code, WeChatText.SanitizeErrorMessage(message, secret));
+    }
+
+    /// <summary>A string's text, or null when it is not a string or not valid text (an escaped lone surrogate).</summary>
+    public static string? TryGetString(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Reads errcode from a small JSON answer without failing on anything else.</summary>
@@ -156,12 +190,22 @@ internal static class WeChatJson
     /// <summary>Reads <c>{"access_token"|"ticket": "...", "expires_in": n}</c>; null with a problem when invalid.</summary>
     public static (string? Value, long ExpiresIn, string? Problem) ReadSecret(JsonElement root, string valueProperty)
     {
-        if (!root.TryGetProperty(valueProperty, out var value) || value.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(value.GetString()))
+        if (!root.TryGetProperty(valueProperty, out var value) || value.ValueKind != JsonValueKind.String)
         {
             return (null, 0, $"no {valueProperty}");
         }
 
-        var text = value.GetString()!;
+        var text = TryGetString(value);
+        if (text is null)
+        {
+            return (null, 0, $"a {valueProperty} that is not valid text");
+        }
+
+        if (text.Length == 0)
+        {
+            return (null, 0, $"no {valueProperty}");
+        }
+
         if (text.Length > MaxTokenLength)
         {
             return (null, 0, $"a {valueProperty} longer than {MaxTokenLength} characters");

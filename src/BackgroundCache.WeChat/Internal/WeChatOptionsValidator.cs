@@ -5,6 +5,9 @@ namespace BackgroundCache.WeChat.Internal;
 /// <summary>Validates <see cref="WeChatOptions"/> at host start; messages name the setting and the app.</summary>
 internal sealed class WeChatOptionsValidator : IValidateOptions<WeChatOptions>
 {
+    private const string FormatHint = "A bare number binds as days (\"10\" is 10 days): write durations as [d.]hh:mm:ss, e.g. \"00:10:00\" for 10 minutes.";
+    private static readonly TimeSpan MaxBreakerSetting = TimeSpan.FromDays(1);
+
     public ValidateOptionsResult Validate(string? name, WeChatOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -43,6 +46,17 @@ internal sealed class WeChatOptionsValidator : IValidateOptions<WeChatOptions>
         if (options.FetchBreakerWindow <= TimeSpan.Zero || options.FetchBreakerDuration <= TimeSpan.Zero)
         {
             failures.Add($"WeChatOptions.FetchBreakerWindow and FetchBreakerDuration must be greater than zero (WeChat app '{app}').");
+        }
+
+        // WeChat's quotas reset daily: a breaker window or pause beyond a day is a unit mistake ("10" binds as 10 days).
+        if (options.FetchBreakerWindow > MaxBreakerSetting)
+        {
+            failures.Add($"WeChatOptions.FetchBreakerWindow must be at most 1 day (WeChat app '{app}', value {options.FetchBreakerWindow}). {FormatHint}");
+        }
+
+        if (options.FetchBreakerDuration > MaxBreakerSetting)
+        {
+            failures.Add($"WeChatOptions.FetchBreakerDuration must be at most 1 day (WeChat app '{app}', value {options.FetchBreakerDuration}). {FormatHint}");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

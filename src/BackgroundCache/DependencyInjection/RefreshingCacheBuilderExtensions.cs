@@ -54,7 +54,11 @@ public static class RefreshingCacheBuilderExtensions
     /// </summary>
     /// <typeparam name="T">The type of the cached value.</typeparam>
     /// <param name="builder">The cache builder.</param>
-    /// <param name="healthCheckName">The check's name; defaults to <c>backgroundcache:{name}</c>.</param>
+    /// <param name="healthCheckName">
+    /// The check's name; defaults to <c>backgroundcache:{name}:{type}</c> with the value type's name (for example
+    /// <c>backgroundcache:shop-a:AccessToken</c> and <c>backgroundcache:shop-a:WeChatJsApiTicket</c>, so caches of different
+    /// types that share a name each get their own check), or <c>backgroundcache:{type}</c> for an unnamed cache.
+    /// </param>
     /// <param name="failureStatus">The status reported without a usable value; defaults to <see cref="HealthStatus.Unhealthy"/>.</param>
     /// <param name="tags">Tags for filtering checks (readiness, liveness).</param>
     /// <returns>The <paramref name="builder"/> so that additional calls can be chained.</returns>
@@ -66,7 +70,7 @@ public static class RefreshingCacheBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var name = builder.Name;
-        var checkName = healthCheckName ?? $"backgroundcache:{(name.Length == 0 ? typeof(T).Name : name)}";
+        var checkName = healthCheckName ?? DefaultHealthCheckName(name, typeof(T));
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
             checkName,
             sp => new RefreshingCacheHealthCheck<T>(sp.GetRequiredKeyedService<IRefreshingCache<T>>(name), sp.GetRequiredService<TimeProvider>()),
@@ -74,4 +78,8 @@ public static class RefreshingCacheBuilderExtensions
             tags));
         return builder;
     }
+
+    /// <summary>The default health-check name: the value type is part of it, as it is part of a cache's identity.</summary>
+    internal static string DefaultHealthCheckName(string name, Type valueType) =>
+        name.Length == 0 ? $"backgroundcache:{TypeNames.Of(valueType)}" : $"backgroundcache:{name}:{TypeNames.Of(valueType)}";
 }

@@ -57,7 +57,10 @@ public static class RefreshingCacheSetBuilderExtensions
     /// <typeparam name="TKey">The key type.</typeparam>
     /// <typeparam name="T">The type of the cached values.</typeparam>
     /// <param name="builder">The set builder.</param>
-    /// <param name="healthCheckName">The check's name; defaults to <c>backgroundcache-set:{name}</c>.</param>
+    /// <param name="healthCheckName">
+    /// The check's name; defaults to <c>backgroundcache-set:{name}:{type}</c> with the value type's name (for example
+    /// <c>backgroundcache-set:tenants:TenantConfig</c>).
+    /// </param>
     /// <param name="failureStatus">The status reported when the set cannot fetch; defaults to <see cref="HealthStatus.Unhealthy"/>.</param>
     /// <param name="tags">Tags for filtering checks (readiness, liveness).</param>
     /// <returns>The <paramref name="builder"/> so that additional calls can be chained.</returns>
@@ -71,7 +74,7 @@ public static class RefreshingCacheSetBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var name = builder.Name;
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            healthCheckName ?? $"backgroundcache-set:{name}",
+            healthCheckName ?? $"backgroundcache-set:{name}:{TypeNames.Of(typeof(T))}",
             sp => new RefreshingCacheSetHealthCheck<TKey, T>(sp.GetRequiredKeyedService<RefreshingCacheSet<TKey, T>>(name)),
             failureStatus,
             tags));

@@ -12,4 +12,7 @@ internal sealed class CacheSnapshot<T>(T value, DateTimeOffset fetchedAt, DateTi
     public DateTimeOffset? ExpiresAt { get; } = expiresAt;
 
     public long Version { get; } = version;
+
+    /// <summary>Gets a value indicating whether an attempt asked for by a report (an invalidation) fetched this value.</summary>
+    public bool AnswersReport { get; init; }
 }

@@ -21,6 +21,8 @@ internal static partial class Log
     public const int OptionsReloadRejectedId = 1011;
     public const int AbandonedFetchFailedId = 1012;
     public const int AbandonedFetchEndedId = 1013;
+    public const int ReportWithinCooldownId = 1030;
+    public const int DependencyStillUnavailableId = 1031;
     public const int SetOutageStartedId = 1020;
     public const int SetOutageProbeFailedId = 1021;
     public const int SetOutageEndedId = 1022;
@@ -70,6 +72,12 @@ internal static partial class Log
 
     [LoggerMessage(AbandonedFetchEndedId, LogLevel.Information, "Cache '{CacheName}': a fetch abandoned after FetchTimeout has now {Outcome}.")]
     public static partial void AbandonedFetchEnded(ILogger logger, string cacheName, string outcome);
+
+    [LoggerMessage(ReportWithinCooldownId, LogLevel.Debug, "Cache '{CacheName}' did not refresh for a report against version {Version}: the upstream answered a report {Age} ago, within InvalidationCooldown ({Cooldown}).")]
+    public static partial void ReportWithinCooldown(ILogger logger, string cacheName, long version, TimeSpan age, TimeSpan cooldown);
+
+    [LoggerMessage(DependencyStillUnavailableId, LogLevel.Debug, "Cache '{CacheName}' refresh failed again ({ConsecutiveFailures} in a row): cache '{Dependency}', which it reads, still has no usable value (logged once; that cache logs its own failures); next attempt in {RetryDelay}.")]
+    public static partial void DependencyStillUnavailable(ILogger logger, Exception exception, string cacheName, int consecutiveFailures, string dependency, TimeSpan retryDelay);
 
     [LoggerMessage(SetOutageStartedId, LogLevel.Warning, "Cache set '{CacheName}': {FailingKeys} keys failed in a row with no success in between; the set backs off as a whole and probes one key at a time (next probe in {ProbeDelay}).")]
     public static partial void SetOutageStarted(ILogger logger, Exception exception, string cacheName, int failingKeys, TimeSpan probeDelay);

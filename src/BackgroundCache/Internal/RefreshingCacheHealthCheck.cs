@@ -32,7 +32,7 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
             data["nextRefreshAt"] = next;
         }
 
-        var lastError = status.LastError is { } error ? $"{error.GetType().Name}: {error.Message}" : null;
+        var lastError = status.LastError is { } error ? DescribeError(error) : null;
         if (lastError is not null)
         {
             data["lastError"] = lastError;
@@ -42,7 +42,7 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
         var result = status.State switch
         {
             RefreshingCacheState.Fresh => HealthCheckResult.Healthy($"Cache '{name}' is fresh.", data),
-            RefreshingCacheState.Stale when status.LastError is IRefreshRetryAdvice { IsTransient: false } => new HealthCheckResult(
+            RefreshingCacheState.Stale when Engine.RefreshPolicy.IsPermanent(status.LastError) => new HealthCheckResult(
                 context.Registration.FailureStatus,
                 $"Cache '{name}' serves its last good value, but the upstream reports a problem that retries will not fix: {lastError}",
                 data: data),
@@ -53,5 +53,15 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
             _ => new HealthCheckResult(context.Registration.FailureStatus, $"Cache '{name}' has no usable value: {lastError}", data: data),
         };
         return Task.FromResult(result);
+    }
+
+    /// <summary>The most of an error's message a health report copies (an upstream may put 60 KB in one).</summary>
+    internal const int MaxErrorLength = 512;
+
+    /// <summary>"Type: message", bounded to <see cref="MaxErrorLength"/> characters.</summary>
+    internal static string DescribeError(Exception error)
+    {
+        var text = $"{error.GetType().Name}: {error.Message}";
+        return text.Length <= MaxErrorLength ? text : $"{text.AsSpan(0, MaxErrorLength)}… ({text.Length - MaxErrorLength} more characters)";
     }
 }

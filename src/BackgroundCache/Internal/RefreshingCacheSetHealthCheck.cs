@@ -56,7 +56,7 @@ internal sealed class RefreshingCacheSetHealthCheck<TKey, T>(RefreshingCacheSet<
         {
             result = new HealthCheckResult(
                 context.Registration.FailureStatus,
-                $"Cache set '{set.Name}' cannot fetch: the upstream failed every key it tried ({error.GetType().Name}: {error.Message}); it backs off as a whole and probes. Keys: {counts}.",
+                $"Cache set '{set.Name}' cannot fetch: the upstream failed every key it tried ({RefreshingCacheHealthCheck<T>.DescribeError(error)}); it backs off as a whole and probes. Keys: {counts}.",
                 data: data);
         }
         else if (unavailable > 0 && fresh + stale == 0)

@@ -459,8 +459,8 @@ public sealed class RefreshingCacheSetTests(ITestOutputHelper output)
         b.Value.Should().Be("token-for-b");
         set.GetOrAdd("a").Status.NextRefreshAt.Should().BeOnOrBefore(a.ExpiresAt - TimeSpan.FromMinutes(5));
         var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-        health.Entries["backgroundcache-set:tenants"].Status.Should().Be(HealthStatus.Healthy);
-        health.Entries["backgroundcache-set:tenants"].Data["fresh"].Should().Be(2);
+        health.Entries["backgroundcache-set:tenants:AccessToken"].Status.Should().Be(HealthStatus.Healthy);
+        health.Entries["backgroundcache-set:tenants:AccessToken"].Data["fresh"].Should().Be(2);
         await host.StopAsync();
     }
 

@@ -235,7 +235,10 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             return; // The cache has already moved on.
         }
 
-        AttemptPlan? plan;
+        var cooldown = _engine.Options.InvalidationCooldown;
+        var now = _engine.Time.GetUtcNow();
+        AttemptPlan? plan = null;
+        var confirmed = false;
         lock (_gate)
         {
             if (_state is EntryState.Stopped or EntryState.Running || !ReferenceEquals(_current, snapshot) || _pending is not null)
@@ -243,9 +246,22 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
                 return;
             }
 
-            _pending = NewRequest();
-            _pendingRejected = snapshot;
-            plan = StartIfIdleLocked();
+            if (AnsweredReportRecently(snapshot, now, cooldown))
+            {
+                confirmed = true;
+            }
+            else
+            {
+                _pending = NewRequest();
+                _pendingRejected = snapshot;
+                plan = StartIfIdleLocked();
+            }
+        }
+
+        if (confirmed)
+        {
+            Log.ReportWithinCooldown(_engine.Logger, DisplayName, snapshot!.Version, now - snapshot.FetchedAt, cooldown);
+            return;
         }
 
         Launch(plan);
@@ -254,8 +270,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
     /// <inheritdoc />
     public Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
     {
-        TaskCompletionSource<T> request;
+        TaskCompletionSource<T>? request = null;
         AttemptPlan? plan = null;
+        var cooldown = _engine.Options.InvalidationCooldown;
+        var now = _engine.Time.GetUtcNow();
+        CacheSnapshot<T>? confirmed = null;
         lock (_gate)
         {
             var snapshot = _current;
@@ -269,7 +288,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
                 return Task.FromException<T>(Unavailable($"Cache '{DisplayName}' has stopped."));
             }
 
-            if (_state == EntryState.Running)
+            if (AnsweredReportRecently(snapshot, now, cooldown))
+            {
+                confirmed = snapshot;
+            }
+            else if (_state == EntryState.Running)
             {
                 request = _inflight ??= NewRequest();
             }
@@ -286,8 +309,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             }
         }
 
+        if (confirmed is not null)
+        {
+            Log.ReportWithinCooldown(_engine.Logger, DisplayName, confirmed.Version, now - confirmed.FetchedAt, cooldown);
+            return Task.FromResult(confirmed.Value);
+        }
+
         Launch(plan);
-        return request.Task.WaitAsync(cancellationToken);
+        return request!.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>Asks for a refresh (a coordinator's forwarded request); false when one is already pending or running.</summary>
@@ -624,10 +653,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         {
             failuresBefore = _failures;
 
-            // A shared version older than the one a notification delivered meanwhile is not published over it.
+            // A shared version older than the one a notification delivered meanwhile is not published over it. A value
+            // fetched for a report is marked: further reports against it wait out InvalidationCooldown.
             published = version is { } shared && _current is { } served && served.Version > shared
                 ? ClearFailuresLocked()
-                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null);
+                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null);
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
@@ -671,9 +701,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         long servedVersion;
         int failures;
         TaskCompletionSource<T>? inflight;
+        bool repeatedDependencyFailure;
         lock (_gate)
         {
             failures = ++_failures;
+            repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
             _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
@@ -693,7 +725,12 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             }
         }
 
-        if (servedVersion > 0)
+        if (repeatedDependencyFailure)
+        {
+            // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
+            Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
+        }
+        else if (servedVersion > 0)
         {
             Log.RefreshFailedServingStale(engine.Logger, error, DisplayName, failures, servedVersion, delay);
         }
@@ -888,6 +925,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="snapshot"/> is the answer to a report (an invalidation) and was fetched less than
+    /// <paramref name="cooldown"/> ago: a further report against it does not call the upstream, which has just confirmed the
+    /// value (a WeChat stable token) or issued it moments ago. Reports alone never make a burst of fetches.
+    /// </summary>
+    private static bool AnsweredReportRecently(CacheSnapshot<T>? snapshot, DateTimeOffset now, TimeSpan cooldown) =>
+        snapshot is { AnswersReport: true } && now - snapshot.FetchedAt < cooldown;
+
     private AttemptPlan? StartIfIdleLocked() =>
         _state == EntryState.Idle ? BeginAttemptLocked(_engine.Time.GetUtcNow(), onTime: false) : null;
 
@@ -964,7 +1009,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
     /// Publishes a value. A shared value keeps the store's version (<paramref name="exact"/>: the same on every instance);
     /// a local one gets the next version.
     /// </summary>
-    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false)
+    private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false, bool answersReport = false)
     {
         ClearFailuresLocked();
         if (version is { } same && _current is { } existing && existing.Version == same)
@@ -973,7 +1018,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         }
 
         _version = version is { } v && (exact || v > _version) ? v : _version + 1;
-        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version);
+        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();

@@ -97,7 +97,7 @@ internal static class RefreshPolicy
     {
         var advice = error as IRefreshRetryAdvice;
         TimeSpan delay;
-        if (advice is { IsTransient: false })
+        if (IsPermanent(error))
         {
             delay = options.RetryMaxDelay;
         }
@@ -122,6 +122,25 @@ internal static class RefreshPolicy
     public static DateTimeOffset? RetireAt(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now) =>
         expiresAt ?? (options.MaxStaleness is { } staleness ? now + staleness : null);
 
-    /// <summary>Whether a failure is one that retries will not fix (a wrong secret), so readers need not wait for a first value.</summary>
-    public static bool IsPermanent(Exception? error) => error is IRefreshRetryAdvice { IsTransient: false };
+    /// <summary>
+    /// Whether a failure is one that retries will not fix (a wrong secret), so readers need not wait for a first value. A
+    /// fetch that failed because a cache it reads has no value (a JS-SDK ticket that needs the access token) is as permanent
+    /// as that cache's last error; that error's <see cref="IRefreshRetryAdvice.RetryAfter"/> does not carry over (the other
+    /// cache may recover sooner).
+    /// </summary>
+    public static bool IsPermanent(Exception? error) => error switch
+    {
+        IRefreshRetryAdvice advice => !advice.IsTransient,
+        CacheValueUnavailableException { InnerException: { } cause } => IsPermanent(cause),
+        _ => false,
+    };
+
+    /// <summary>
+    /// Whether <paramref name="error"/> is one more failure because the same other cache still has no value: the dependent
+    /// cache said so once already; that cache logs its own failures.
+    /// </summary>
+    public static bool IsSameDependencyFailure(Exception? previous, Exception error) =>
+        error is CacheValueUnavailableException { CacheName: { } name }
+        && previous is CacheValueUnavailableException { CacheName: { } before }
+        && string.Equals(name, before, StringComparison.Ordinal);
 }

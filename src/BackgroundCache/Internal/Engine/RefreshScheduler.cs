@@ -13,6 +13,8 @@ internal interface ISchedulable
 /// <summary>
 /// Many due times on one timer: a priority queue ordered by due time and a single <see cref="ITimer"/> armed for the
 /// earliest. A cache or a whole set of thousands of keys costs one timer, as the runtime's own <c>TimerQueue</c> does.
+/// On <see cref="TimeProvider.System"/> that timer fires on the <see cref="SystemClockTimerThread"/>, so callbacks (a
+/// value's withdrawal at expiry above all) never wait for a thread-pool thread; they must stay short and never block.
 /// </summary>
 /// <remarks>
 /// Rescheduling an item adds its new time and leaves the old one in the queue: when it comes due the item sees that it no
@@ -36,7 +38,11 @@ internal sealed class RefreshScheduler : IDisposable
     {
         _time = time;
         _onCallbackError = onCallbackError;
-        _timer = time.CreateTimer(static state => ((RefreshScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // On the system clock the callback runs on a dedicated thread, not the pool: a starved pool never delays the
+        // withdrawal of an expired value (issue #11). Other clocks (FakeTimeProvider in tests) keep their own timers.
+        _timer = ReferenceEquals(time, TimeProvider.System)
+            ? SystemClockTimerThread.Create(static state => ((RefreshScheduler)state!).OnTimer(), this, onCallbackError)
+            : time.CreateTimer(static state => ((RefreshScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Gets the number of due times queued, superseded ones included.</summary>
