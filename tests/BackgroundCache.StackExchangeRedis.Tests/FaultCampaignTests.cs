@@ -225,7 +225,8 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
 
                 var served = nodes.Select(n => n.Served).Distinct().ToList();
                 return nodes.All(n => n.Node.Coordinator.RedisError is null && n.IsIdle)
-                    && served.Count == 1 && served[0] == upstream.Latest && upstream.IsValid(served[0]);
+                    && served.Count == 1 && served[0] == upstream.Latest && upstream.IsValid(served[0])
+                    && nodes.Select(n => n.Node.Cache.Status.Version).Distinct().Count() == 1; // one value, one version
             },
             () => $"{string.Join("; ", nodes.Select((n, i) => $"node{i}: served={n.Served} version={n.Node.Cache.Status.Version} leader={n.Node.Coordinator.IsLeader} redis={n.Node.Coordinator.RedisError?.GetType().Name} state={n.Node.Cache.Status.State} error={n.Node.Cache.Status.LastError?.Message}"))} latest={upstream.Latest}\n{log}");
     }

@@ -16,7 +16,8 @@ namespace BackgroundCache.StackExchangeRedis.Internal;
 /// <remarks>
 /// <para>Keys (prefix + name): <c>:lease</c> (owner id, <c>PX</c>), <c>:values</c> (hash: key → <see cref="RedisRecord"/>),
 /// <c>:suspect</c> (hash: key → a version the upstream may have replaced), <c>:gen</c> (counts the writes; a poll reads only
-/// it). Channel <c>:events</c>, messages <c>{kind}|{version}|{key}</c>: <c>v</c> stored, <c>a</c> announced again,
+/// it). Channel <c>:events</c>, messages <c>{kind}|{version}|{key}</c> (writes <c>{kind}|{version}|{write number}|{key}</c>, so a
+/// poll knows whether it saw every write): <c>v</c> stored, <c>a</c> announced again,
 /// <c>f</c> a fetch outside the fence made the stored version suspect, <c>d</c> removed, <c>r</c> please refresh
 /// (the sender holds the version named), <c>i</c> the version named was rejected upstream, <c>e</c> the leader's refresh
 /// failed (<c>e|version|key|errorType</c>: waiting followers back off instead of waiting it out).</para>
@@ -42,7 +43,9 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         return ok
         """;
 
-    // KEYS: lease, values, suspect, gen. ARGV: owner, key, expected version, expiresAt, data, channel, lease ms, mode.
+    // KEYS: lease, values, suspect, gen. ARGV: owner, key, expected version, expiresAt, data, channel, lease ms, mode,
+    // and for mode 'restore' the version the value already has (a value stored again keeps its version: same value, same
+    // version, on every instance).
     private const string WriteScript = """
         local lease = redis.call('GET', KEYS[1])
         local rec = redis.call('HGET', KEYS[2], ARGV[2])
@@ -55,29 +58,34 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         if (lease and lease ~= ARGV[1]) or (rec and ARGV[3] ~= storedText) then
           if rec and ARGV[8] == 'fetch' then
             redis.call('HSET', KEYS[3], ARGV[2], storedText)
-            redis.call('INCR', KEYS[4])
-            redis.call('PUBLISH', ARGV[6], 'f|' .. storedText .. '|' .. ARGV[2])
+            local gen = redis.call('INCR', KEYS[4])
+            redis.call('PUBLISH', ARGV[6], 'f|' .. storedText .. '|' .. gen .. '|' .. ARGV[2])
           end
           return -1
         end
         if not lease then
           redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[7])
         end
-        local t = redis.call('TIME')
-        local version = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), stored + 1)
+        local version
+        if ARGV[8] == 'restore' and tonumber(ARGV[9]) > 0 then
+          version = tonumber(ARGV[9])
+        else
+          local t = redis.call('TIME')
+          version = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), stored + 1)
+        end
         local versionText = string.format('%.0f', version)
         redis.call('HSET', KEYS[2], ARGV[2], versionText .. '|' .. ARGV[4] .. '|' .. ARGV[5])
         redis.call('HDEL', KEYS[3], ARGV[2])
-        redis.call('INCR', KEYS[4])
-        redis.call('PUBLISH', ARGV[6], 'v|' .. versionText .. '|' .. ARGV[2])
+        local gen = redis.call('INCR', KEYS[4])
+        redis.call('PUBLISH', ARGV[6], 'v|' .. versionText .. '|' .. gen .. '|' .. ARGV[2])
         return version
         """;
 
     private const string RemoveScript = """
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
-        redis.call('INCR', KEYS[3])
-        redis.call('PUBLISH', ARGV[2], 'd|0|' .. ARGV[1])
+        local gen = redis.call('INCR', KEYS[3])
+        redis.call('PUBLISH', ARGV[2], 'd|0|' .. gen .. '|' .. ARGV[1])
         return 1
         """;
 
@@ -117,8 +125,8 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private IConnectionMultiplexer? _connection;
     private Task _renewLoop = Task.CompletedTask;
     private Task _workLoop = Task.CompletedTask;
+    private readonly HashSet<long> _seenGens = [];
     private long _lastGen = -1;
-    private long _seenSinceGen;
     private long _messagesReceived;
     private long _commands;
     private int _subscribeStarted;
@@ -517,13 +525,13 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         return new CoordinatedResult<T>(value, null, true);
     }
 
-    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode)
+    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode, long keepVersion = 0)
     {
         Count();
         return (long)await db.ScriptEvaluateAsync(
             WriteScript,
             [_leaseKey, _valuesKey, _suspectKey, _genKey],
-            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode]).ConfigureAwait(false);
+            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion]).ConfigureAwait(false);
     }
 
     /// <summary>Adopts the stored value of an entry when Redis holds a version this instance has not seen.</summary>
@@ -698,8 +706,11 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     {
         Count();
         var gen = await db.StringGetAsync(_genKey).ConfigureAwait(false);
-        Interlocked.Exchange(ref _lastGen, gen.TryParse(out long value) ? value : -1);
-        Interlocked.Exchange(ref _seenSinceGen, 0);
+        lock (_seenGens)
+        {
+            _lastGen = gen.TryParse(out long value) ? value : -1;
+            _seenGens.Clear();
+        }
     }
 
     /// <summary>
@@ -726,10 +737,16 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         }
 
         var values = Values;
-        var lastGen = Interlocked.Read(ref _lastGen);
-        var seen = Interlocked.Exchange(ref _seenSinceGen, 0);
-        Interlocked.Exchange(ref _lastGen, gen);
-        var inSync = gen >= 0 && lastGen >= 0 && gen == lastGen + seen;
+        // In sync when every write since the last poll was notified here: each write's notification carries its number.
+        bool inSync;
+        lock (_seenGens)
+        {
+            var lastGen = _lastGen;
+            inSync = gen >= 0 && lastGen >= 0 && gen >= lastGen && _seenGens.Count(g => g > lastGen && g <= gen) == gen - lastGen;
+            _seenGens.RemoveWhere(g => g <= gen);
+            _lastGen = gen;
+        }
+
         var unsynced = _keys.Any(k => k.Value.Unsynced is not null);
         if (!inSync || unsynced)
         {
@@ -808,7 +825,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             return;
         }
 
-        var version = await WriteAsync(db, entry.CoordinationKey, _serializer.Serialize(current.Value), current.ExpiresAt, 0, "restore").ConfigureAwait(false);
+        var version = await WriteAsync(db, entry.CoordinationKey, _serializer.Serialize(current.Value), current.ExpiresAt, 0, "restore", current.Version).ConfigureAwait(false);
         if (version > 0)
         {
             State(entry.CoordinationKey).Saw(version);
@@ -853,12 +870,22 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         var values = Values;
         switch (message[0])
         {
-            case 'v' or 'a' or 'f' or 'd':
-                if (message[0] != 'a')
+            case 'v' or 'f' or 'd':
+                // Writes: {kind}|{version}|{write number}|{key}.
+                var third = key.IndexOf('|', StringComparison.Ordinal);
+                if (third < 0 || !long.TryParse(key.AsSpan(0, third), NumberStyles.None, CultureInfo.InvariantCulture, out var gen))
                 {
-                    Interlocked.Increment(ref _seenSinceGen);
+                    return;
                 }
 
+                lock (_seenGens)
+                {
+                    _seenGens.Add(gen);
+                }
+
+                await OnStoreChangedAsync(values, message[0], version, key[(third + 1)..]).ConfigureAwait(false);
+                break;
+            case 'a':
                 await OnStoreChangedAsync(values, message[0], version, key).ConfigureAwait(false);
                 break;
             case 'r' or 'i':
