@@ -14,7 +14,8 @@ internal sealed class RefreshTimeline : IDisposable
     private readonly TimeProvider _time;
     private readonly TokenHubRegistry _registry;
     private readonly object? _scope;
-    private readonly int _capacity;
+    private readonly IOptions<TokenHubServerOptions> _options;
+    private int _capacity;
     private readonly Queue<TimelineEntry> _entries = new();
     private readonly Lock _lock = new();
     private MeterListener? _listener;
@@ -24,11 +25,12 @@ internal sealed class RefreshTimeline : IDisposable
         _time = time;
         _registry = registry;
         _scope = meterFactory;
-        _capacity = options.Value.TimelineLength;
+        _options = options; // read at Start, after the host validated it
     }
 
     public void Start()
     {
+        _capacity = _options.Value.TimelineLength;
         if (_listener is not null || _capacity == 0)
         {
             return;
