@@ -210,6 +210,9 @@ public sealed class StatusKeyTests
         var settings = HubHost.TwoAppsThreeClients(emulator);
         settings["TokenHub:RequireApiKeyForStatus"] = "true";
         await using var hub = await HubHost.StartAsync(settings, time);
+        await hub.TokenAsync("a", "key-all");
+        await hub.TokenAsync("b", "key-all");
+        await hub.GetJsonAsync("tickets/a", "key-all"); // every cache loaded: /health is Healthy (200), not Unhealthy (503)
 
         foreach (var path in new[] { string.Empty, "health", "status.json" })
         {

@@ -60,7 +60,7 @@ internal sealed class HubHost : IAsyncDisposable
         return await WeChatEmulator.StartAsync(options);
     }
 
-    public static WebApplication Build(Dictionary<string, string?> settings, TimeProvider time, string environment = "Production", Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(Dictionary<string, string?> settings, TimeProvider time, string environment = "Production", Action<WebApplicationBuilder, TokenHubBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.Configuration.Sources.Clear();
@@ -71,14 +71,13 @@ internal sealed class HubHost : IAsyncDisposable
         });
         builder.Services.AddSingleton(time);
         var hub = builder.Services.AddTokenHub(builder.Configuration.GetSection("TokenHub"));
-        configure?.Invoke(builder);
-        _ = hub;
+        configure?.Invoke(builder, hub);
         var app = builder.Build();
         app.MapTokenHub();
         return app;
     }
 
-    public static async Task<HubHost> StartAsync(Dictionary<string, string?> settings, TimeProvider time, string environment = "Production", Action<WebApplicationBuilder>? configure = null)
+    public static async Task<HubHost> StartAsync(Dictionary<string, string?> settings, TimeProvider time, string environment = "Production", Action<WebApplicationBuilder, TokenHubBuilder>? configure = null)
     {
         var app = Build(settings, time, environment, configure);
         using var cts = new CancellationTokenSource(Guard);
