@@ -17,6 +17,9 @@ public static class TokenHubApp
         var time = timeProvider ?? TimeProvider.System;
         builder.Services.AddSingleton(time);
 
+        // Defence in depth: no hub endpoint needs more than a few KiB of body (the package limits its one body to 4 KiB).
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = 64 * 1024);
+
         var section = builder.Configuration.GetSection(HubOptions.SectionName);
         var hub = builder.Services.AddTokenHub(section);
 
