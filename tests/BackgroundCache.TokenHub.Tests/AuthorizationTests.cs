@@ -4,6 +4,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using BackgroundCache.WeChat.Testing;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.TokenHub.Tests;
@@ -152,6 +155,20 @@ public sealed class AuthorizationTests : IAsyncLifetime
         var next = await _hub.TokenAsync("a", "key-a");
         using var again = await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = next });
         again.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Invalidate_EachReport_IsCountedByClientAppAndOutcome()
+    {
+        using var collector = new MetricCollector<long>(_hub.App.Services.GetRequiredService<IMeterFactory>(), TokenHubDiagnostics.MeterName, TokenHubDiagnostics.InvalidationsInstrument);
+        var current = await _hub.TokenAsync("a", "key-a");
+
+        (await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = current })).Dispose();
+        (await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = current })).Dispose();
+        (await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-all", new { })).Dispose();
+
+        collector.GetMeasurementSnapshot().Select(m => ((string)m.Tags[TokenHubDiagnostics.ClientTag]!, (string)m.Tags["backgroundcache.cache.name"]!, (string)m.Tags[TokenHubDiagnostics.OutcomeTag]!))
+            .Should().Equal(("ca", "a", "refreshed"), ("ca", "a", "superseded"), ("all", "a", "invalid"));
     }
 
     [Fact]

@@ -27,6 +27,7 @@ public sealed class StartupTests : IAsyncLifetime
         { "TokenHub:Clients:ca:Apps:0", "shop-z", "TokenHub:Clients:ca:Apps names 'shop-z'" },
         { "TokenHub:Apps:b:AppId", null, "TokenHub:Apps:b:AppId is required" },
         { "TokenHub:InvalidationPermitLimit", "0", "TokenHub:InvalidationPermitLimit must be greater than zero" },
+        { "TokenHub:ApiKeys:0", "old-shared-key", "TokenHub:ApiKeys is no longer read" },
     };
 
     [Theory]
@@ -118,6 +119,21 @@ public sealed class StartupTests : IAsyncLifetime
         using var response = await hub.SendAsync(HttpMethod.Get, "tokens/a", TokenHubServerOptions.DevelopmentApiKey);
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task Health_ListsTheHubsCachesOnly_NotTheRestOfTheHostsChecks()
+    {
+        await using var hub = await HubHost.StartAsync(HubHost.TwoAppsThreeClients(_emulator), _time, configure: (b, _) =>
+            b.Services.AddHealthChecks().AddCheck("host-database", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy()));
+        await hub.TokenAsync("a", "key-all");
+        await hub.TokenAsync("b", "key-all");
+        await hub.GetJsonAsync("tickets/a", "key-all");
+
+        var health = await hub.GetJsonAsync("health", null);
+
+        health.GetProperty("status").GetString().Should().Be("Healthy");
+        health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b");
     }
 
     [Fact]

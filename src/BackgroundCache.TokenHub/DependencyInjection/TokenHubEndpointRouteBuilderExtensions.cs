@@ -24,7 +24,7 @@ public static class TokenHubEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapTokenHub(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        if (endpoints.ServiceProvider.GetService<TokenHubRegistry>() is null)
+        if (endpoints.ServiceProvider.GetService<TokenHubRegistry>() is not { } registry)
         {
             throw new InvalidOperationException("Call services.AddTokenHub(configuration.GetSection(\"TokenHub\")) before MapTokenHub().");
         }
@@ -34,7 +34,11 @@ public static class TokenHubEndpointRouteBuilderExtensions
         hub.MapPost("/tokens/{name}/invalidate", new RequestDelegate(TokenHubEndpoints.InvalidateAsync)).RequireAuthorization(TokenHubPolicies.App);
         hub.MapGet("/tickets/{name}", new RequestDelegate(TokenHubEndpoints.GetTicketAsync)).RequireAuthorization(TokenHubPolicies.App);
         var status = new TokenHubStatusEndpoint();
-        hub.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = TokenHubEndpoints.WriteHealthAsync })
+        hub.MapHealthChecks("/health", new HealthCheckOptions
+            {
+                ResponseWriter = TokenHubEndpoints.WriteHealthAsync,
+                Predicate = check => registry.IsHubHealthCheck(check.Name), // the hub's caches, not the rest of a host's checks
+            })
             .RequireAuthorization(TokenHubPolicies.Status).WithMetadata(status);
         hub.MapGet("/", new RequestDelegate(TokenHubEndpoints.GetStatusPageAsync)).RequireAuthorization(TokenHubPolicies.Status).WithMetadata(status);
         hub.MapGet("/status.json", new RequestDelegate(TokenHubEndpoints.GetStatusAsync)).RequireAuthorization(TokenHubPolicies.Status).WithMetadata(status);

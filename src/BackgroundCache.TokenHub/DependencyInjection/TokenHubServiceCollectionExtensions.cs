@@ -37,7 +37,10 @@ public static class TokenHubServiceCollectionExtensions
 
         var snapshot = configuration.Get<TokenHubServerOptions>() ?? new TokenHubServerOptions();
         var redis = string.IsNullOrWhiteSpace(snapshot.Redis) ? null : snapshot.Redis;
-        var registry = new TokenHubRegistry(snapshot.Apps.Select(a => KeyValuePair.Create(a.Key, a.Value.JsApiTicket)), redis is not null);
+        var registry = new TokenHubRegistry(
+            snapshot.Apps.Select(a => KeyValuePair.Create(a.Key, a.Value.JsApiTicket)),
+            redis is not null,
+            configuration.GetSection("ApiKeys").GetChildren().Any());
         services.AddSingleton(registry);
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<TokenHubServerOptions>().Bind(configuration).ValidateOnStart();
@@ -46,6 +49,7 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddSingleton<ClientKeyTable>();
         services.TryAddSingleton<TokenHubCaches>();
         services.TryAddSingleton<RefreshTimeline>();
+        services.TryAddSingleton(sp => new TokenHubMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;

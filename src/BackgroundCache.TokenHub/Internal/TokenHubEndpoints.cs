@@ -59,9 +59,11 @@ internal static class TokenHubEndpoints
 
         var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
         var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
+        var metrics = services.GetRequiredService<TokenHubMetrics>();
         var body = await ReadBodyAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
         if (body is null)
         {
+            metrics.Invalidation(client, name, "invalid");
             Log.RequestBodyRefused(Logger(services), client, name, options.MaxRequestBodySize);
             await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {options.MaxRequestBodySize} bytes.", name)).ConfigureAwait(false);
             return;
@@ -79,14 +81,17 @@ internal static class TokenHubEndpoints
 
         if (string.IsNullOrEmpty(request?.AccessToken))
         {
+            metrics.Invalidation(client, name, "invalid");
             await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("access_token_required", "POST {\"access_token\": \"<the token WeChat rejected>\"}", name)).ConfigureAwait(false);
             return;
         }
 
         // Only a report of the token currently served can make the hub call WeChat, so only such a report costs a permit.
-        if (cache.TryGetValue(out var current) && current.Value == request.AccessToken
-            && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is { } retryAfter)
+        // (Without a current value, the report waits for the first load, which it cannot cause.)
+        var served = cache.TryGetValue(out var current) && current.Value == request.AccessToken;
+        if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is { } retryAfter)
         {
+            metrics.Invalidation(client, name, "limited");
             context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
             Log.InvalidationLimited(Logger(services), client, name, options.InvalidationPermitLimit, options.InvalidationWindow);
             await WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(
@@ -104,10 +109,12 @@ internal static class TokenHubEndpoints
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            metrics.Invalidation(client, name, "unavailable");
             await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
             return;
         }
 
+        metrics.Invalidation(client, name, served ? "refreshed" : "superseded");
         await WriteTokenAsync(context, name, token).ConfigureAwait(false);
     }
 

@@ -37,6 +37,11 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             failures.Add("TokenHub:ApiKeyHeader must name a request header.");
         }
 
+        if (registry.LegacyApiKeys)
+        {
+            failures.Add("TokenHub:ApiKeys is no longer read: give each caller a client with its own keys and apps, e.g. TokenHub:Clients:{id}:ApiKey (or :ApiKeys) and TokenHub:Clients:{id}:Apps.");
+        }
+
         if (options.Apps.Count == 0)
         {
             failures.Add("TokenHub:Apps must list at least one WeChat app (TokenHub:Apps:{name}:AppId and :AppSecret).");
