@@ -53,13 +53,24 @@ public sealed class TokenHubServerOptions
     /// <value>The default is 4096 bytes.</value>
     public long MaxRequestBodySize { get; set; } = 4096;
 
-    /// <summary>Gets or sets how many invalidations one client may send per <see cref="InvalidationWindow"/>; more are answered 429.</summary>
-    /// <value>The default is 10.</value>
-    public int InvalidationPermitLimit { get; set; } = 10;
+    /// <summary>
+    /// Gets or sets how many invalidations one client may send per <see cref="InvalidationWindow"/>; more are answered 429.
+    /// Only a report of the token currently served counts (any other costs the hub nothing), and reports of one token count once.
+    /// </summary>
+    /// <value>The default is 3.</value>
+    public int InvalidationPermitLimit { get; set; } = 3;
 
-    /// <summary>Gets or sets the window of <see cref="InvalidationPermitLimit"/>.</summary>
-    /// <value>The default is 1 minute.</value>
-    public TimeSpan InvalidationWindow { get; set; } = TimeSpan.FromMinutes(1);
+    /// <summary>
+    /// Gets or sets how many invalidations all clients together may send for one app per <see cref="InvalidationWindow"/>;
+    /// more are answered 429. Keep it below the app's WeChat breaker (<c>FetchBreakerThreshold</c>, 6 fetches in 10 minutes by
+    /// default, counting the scheduled refreshes), so that key holders cannot open the breaker and stop refreshes for everybody.
+    /// </summary>
+    /// <value>The default is 4.</value>
+    public int InvalidationPermitLimitPerApp { get; set; } = 4;
+
+    /// <summary>Gets or sets the window of <see cref="InvalidationPermitLimit"/> and <see cref="InvalidationPermitLimitPerApp"/>.</summary>
+    /// <value>The default is 10 minutes.</value>
+    public TimeSpan InvalidationWindow { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Gets or sets how many recent refreshes the status page lists.</summary>
     /// <value>The default is 50.</value>

@@ -217,6 +217,40 @@ public sealed class AuthorizationTests : IAsyncLifetime
     }
 }
 
+public sealed class InvalidationLimitTests
+{
+    [Fact]
+    public async Task Invalidate_AllClientsTogether_AreLimitedPerApp_AndCannotOpenTheWeChatBreaker()
+    {
+        // Default limits: 3 per client and 4 per app in 10 minutes; WeChat's breaker opens at 6 fetches in 10 minutes.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
+        await using var emulator = await HubHost.StartEmulatorAsync(time);
+        var settings = HubHost.TwoAppsThreeClients(emulator);
+        settings["TokenHub:Clients:ca2:ApiKey"] = "key-a2";
+        settings["TokenHub:Clients:ca2:Apps:0"] = "a";
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        await using var hub = await HubHost.StartAsync(settings, time);
+        await hub.TokenAsync("a", "key-all");
+        await hub.TokenAsync("b", "key-all");
+        var before = emulator.TokenCalls;
+        var answers = new List<(string Client, int Status, string? Detail)>();
+
+        foreach (var key in new[] { "key-a", "key-a2", "key-all", "key-a", "key-a2", "key-all", "key-a", "key-a2", "key-all" })
+        {
+            var current = await hub.TokenAsync("a", key);
+            using var response = await hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", key, new { access_token = current });
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            answers.Add((key, (int)response.StatusCode, body.TryGetProperty("detail", out var d) ? d.GetString() : null));
+        }
+
+        answers.Select(a => a.Status).Should().Equal(200, 200, 200, 200, 429, 429, 429, 429, 429);
+        answers[4].Detail.Should().Contain("for app 'a' from all clients");
+        (emulator.TokenCalls - before).Should().Be(4, "four invalidations after the first load: five fetches, where the breaker needs six");
+        var health = await hub.GetJsonAsync("health", null);
+        health.GetProperty("caches").GetProperty("token:a").GetProperty("status").GetString().Should().Be("Healthy");
+    }
+}
+
 public sealed class StatusKeyTests
 {
     [Fact]

@@ -53,9 +53,12 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
-            return new InvalidationLimiter(PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetFixedWindowLimiter(
-                client,
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = hub.InvalidationPermitLimit, Window = hub.InvalidationWindow, QueueLimit = 0 })),
+            PartitionedRateLimiter<string> Limiter(int permits) => PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(
+                partition,
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = hub.InvalidationWindow, QueueLimit = 0 }));
+            return new InvalidationLimiter(
+                Limiter(hub.InvalidationPermitLimit),
+                Limiter(hub.InvalidationPermitLimitPerApp),
                 sp.GetRequiredService<TimeProvider>(),
                 hub.InvalidationWindow);
         });

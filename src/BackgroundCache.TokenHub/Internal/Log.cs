@@ -22,8 +22,8 @@ internal static partial class Log
     [LoggerMessage(DevelopmentClientId, LogLevel.Warning, "No client is configured: in Development, client 'dev' with key 'dev-key' reads every app. Configure TokenHub:Clients to replace it; outside Development start fails without a client.")]
     public static partial void DevelopmentClient(ILogger logger);
 
-    [LoggerMessage(InvalidationLimitedId, LogLevel.Warning, "Client '{Client}' exceeded its invalidation limit ({Limit} per {Window}) for app '{App}': answered 429.")]
-    public static partial void InvalidationLimited(ILogger logger, string client, string app, int limit, TimeSpan window);
+    [LoggerMessage(InvalidationLimitedId, LogLevel.Warning, "An invalidation of app '{App}' by client '{Client}' exceeded the limit ({Limit} per {Window} {Scope}): answered 429.")]
+    public static partial void InvalidationLimited(ILogger logger, string client, string app, int limit, TimeSpan window, string scope);
 
     [LoggerMessage(RedisCoordinatedId, LogLevel.Information, "Every app's token is coordinated through Redis (key prefix {Prefix}): one hub at a time calls WeChat. JS-SDK tickets are fetched by each hub.")]
     public static partial void RedisCoordinated(ILogger logger, string prefix);

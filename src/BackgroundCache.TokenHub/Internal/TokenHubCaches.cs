@@ -23,27 +23,48 @@ internal sealed class TokenHubCaches(IServiceProvider services, TokenHubRegistry
 }
 
 /// <summary>
-/// The per-client invalidation limit: a fixed window of permits per client id (Microsoft's
-/// <see cref="PartitionedRateLimiter{TResource}"/>). Only a report that can cause an upstream call costs a permit: a report
-/// of the token currently served, the first time this client reports it (concurrent and repeated reports of one token share
-/// that permit, as they share the hub's one refresh). A stale report (the hub has moved on) is answered at no cost.
+/// The invalidation limits: a fixed window of permits per client id and another per app across all clients (Microsoft's
+/// <see cref="PartitionedRateLimiter{TResource}"/>), the app's set below the WeChat breaker so that no client, nor all of
+/// them together, can trip it. Only a report that can cause an upstream call costs permits: a report of the token currently
+/// served, the first time it is reported (concurrent and repeated reports of one token share the permits, as they share the
+/// hub's one refresh). A stale report (the hub has moved on) is answered at no cost.
 /// </summary>
-internal sealed class InvalidationLimiter(PartitionedRateLimiter<string> limiter, TimeProvider time, TimeSpan window) : IDisposable
+internal sealed class InvalidationLimiter(
+    PartitionedRateLimiter<string> perClient,
+    PartitionedRateLimiter<string> perApp,
+    TimeProvider time,
+    TimeSpan window) : IDisposable
 {
     private const int SweepAbove = 4096;
-    private readonly ConcurrentDictionary<(string Client, string Report), Lazy<Decision>> _reports = new();
-
-    public PartitionedRateLimiter<string> Limiter { get; } = limiter;
+    private readonly ConcurrentDictionary<(string Partition, string Report), Lazy<Decision>> _clientReports = new();
+    private readonly ConcurrentDictionary<(string Partition, string Report), Lazy<Decision>> _appReports = new();
 
     /// <summary>Decides whether <paramref name="client"/> may report <paramref name="token"/> of <paramref name="app"/> now.</summary>
-    /// <returns>Null when allowed; otherwise how long to wait.</returns>
-    public TimeSpan? TryAcquire(string client, string app, string token)
+    /// <returns>Null when allowed; otherwise how long to wait and whether the app's limit (not the client's) refused it.</returns>
+    public (TimeSpan RetryAfter, bool AppLimit)? TryAcquire(string client, string app, string token)
+    {
+        var report = Fingerprint(app, token);
+        if (Decide(_clientReports, perClient, client, report) is { } clientWait)
+        {
+            return (clientWait, false);
+        }
+
+        return Decide(_appReports, perApp, app, report) is { } appWait ? (appWait, true) : null;
+    }
+
+    public void Dispose()
+    {
+        perClient.Dispose();
+        perApp.Dispose();
+    }
+
+    private TimeSpan? Decide(ConcurrentDictionary<(string, string), Lazy<Decision>> reports, PartitionedRateLimiter<string> limiter, string partition, string report)
     {
         var now = time.GetUtcNow();
-        var key = (client, Fingerprint(app, token));
+        var key = (partition, report);
         while (true)
         {
-            var decision = _reports.GetOrAdd(key, _ => new Lazy<Decision>(() => Decide(client, now)));
+            var decision = reports.GetOrAdd(key, _ => new Lazy<Decision>(() => Acquire(limiter, partition, now)));
             var value = decision.Value;
             if (value.Until > now)
             {
@@ -51,19 +72,17 @@ internal sealed class InvalidationLimiter(PartitionedRateLimiter<string> limiter
             }
 
             // Expired: this report counts again (once more, for everybody racing here).
-            _reports.TryRemove(KeyValuePair.Create(key, decision));
-            if (_reports.Count > SweepAbove)
+            reports.TryRemove(KeyValuePair.Create(key, decision));
+            if (reports.Count > SweepAbove)
             {
-                Sweep(now);
+                Sweep(reports, now);
             }
         }
     }
 
-    public void Dispose() => Limiter.Dispose();
-
-    private Decision Decide(string client, DateTimeOffset now)
+    private Decision Acquire(PartitionedRateLimiter<string> limiter, string partition, DateTimeOffset now)
     {
-        using var lease = Limiter.AttemptAcquire(client);
+        using var lease = limiter.AttemptAcquire(partition);
         if (lease.IsAcquired)
         {
             return new Decision(null, now + window);
@@ -73,13 +92,13 @@ internal sealed class InvalidationLimiter(PartitionedRateLimiter<string> limiter
         return new Decision(retryAfter, now + retryAfter);
     }
 
-    private void Sweep(DateTimeOffset now)
+    private static void Sweep(ConcurrentDictionary<(string, string), Lazy<Decision>> reports, DateTimeOffset now)
     {
-        foreach (var entry in _reports)
+        foreach (var entry in reports)
         {
             if (entry.Value.IsValueCreated && entry.Value.Value.Until <= now)
             {
-                _reports.TryRemove(entry);
+                reports.TryRemove(entry);
             }
         }
     }

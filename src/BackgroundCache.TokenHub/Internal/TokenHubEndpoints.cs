@@ -89,14 +89,17 @@ internal static class TokenHubEndpoints
         // Only a report of the token currently served can make the hub call WeChat, so only such a report costs a permit.
         // (Without a current value, the report waits for the first load, which it cannot cause.)
         var served = cache.TryGetValue(out var current) && current.Value == request.AccessToken;
-        if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is { } retryAfter)
+        if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is var (retryAfter, appLimit))
         {
             metrics.Invalidation(client, name, "limited");
-            context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            Log.InvalidationLimited(Logger(services), client, name, options.InvalidationPermitLimit, options.InvalidationWindow);
+            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            var limit = appLimit ? options.InvalidationPermitLimitPerApp : options.InvalidationPermitLimit;
+            var scope = appLimit ? $"for app '{name}' from all clients" : "per client";
+            Log.InvalidationLimited(Logger(services), client, name, limit, options.InvalidationWindow, scope);
             await WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(
                 "too_many_invalidations",
-                $"At most {options.InvalidationPermitLimit} invalidations per {options.InvalidationWindow} per client; retry after {context.Response.Headers.RetryAfter} s.",
+                $"At most {limit} invalidations per {options.InvalidationWindow} {scope}; retry after {seconds} s.",
                 name)).ConfigureAwait(false);
             return;
         }

@@ -121,6 +121,11 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             failures.Add($"TokenHub:InvalidationPermitLimit must be greater than zero (value {options.InvalidationPermitLimit}).");
         }
 
+        if (options.InvalidationPermitLimitPerApp <= 0)
+        {
+            failures.Add($"TokenHub:InvalidationPermitLimitPerApp must be greater than zero (value {options.InvalidationPermitLimitPerApp}).");
+        }
+
         if (options.InvalidationWindow <= TimeSpan.Zero)
         {
             failures.Add($"TokenHub:InvalidationWindow must be greater than zero (value {options.InvalidationWindow}).");
