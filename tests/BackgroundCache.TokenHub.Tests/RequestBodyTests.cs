@@ -57,8 +57,8 @@ public sealed class RequestBodyTests(ITestOutputHelper output) : IAsyncLifetime
 
         outcomes.Should().OnlyContain(o => o == "401" || o == "closed", "the hub answers 401 (or closes the connection) without reading the body");
         outcomes.Should().Contain("401");
-        allocated.Should().BeLessThan(4L * 1024 * 1024, $"{Concurrent * BodySize / (1024 * 1024)} MiB were sent; buffering one body alone would allocate 20 MiB");
-        heapGrowth.Should().BeLessThan(4L * 1024 * 1024);
+        allocated.Should().BeLessThan(16L * 1024 * 1024, $"{Concurrent * BodySize / (1024 * 1024)} MiB were sent; buffering even one body would allocate 20 MiB (reading them before the key check allocates 642 MiB)");
+        heapGrowth.Should().BeLessThan(16L * 1024 * 1024);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class RequestBodyTests(ITestOutputHelper output) : IAsyncLifetime
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         output.WriteLine($"1 x 20 MiB with a valid key: {outcomes[0]}; allocated {allocated / 1024.0 / 1024:F2} MiB");
         outcomes.Should().Equal("413");
-        allocated.Should().BeLessThan(8L * 1024 * 1024);
+        allocated.Should().BeLessThan(16L * 1024 * 1024);
     }
 
     private async Task<string[]> SendAsync(string? key, string path, int count)

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using BackgroundCache.WeChat;
 using BackgroundCache.WeChat.Testing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -40,6 +38,7 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         var first = await hub.TokenAsync("a", "key-a");
         await hub.TokenAsync("b", "key-b1");
         await hub.GetJsonAsync("tickets/a", "key-a");
+        await WaitForTimelineAsync(hub, 3); // the three first loads recorded: nothing in flight when the clock moves
         _time.Advance(TimeSpan.FromMinutes(10));
         using (var report = await hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = first }))
         {
@@ -47,19 +46,13 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         }
 
         // The new token makes the ticket refresh too (in the background): wait for it before moving the clock on.
-        var ticket = hub.App.Services.GetRequiredKeyedService<IRefreshingCache<WeChatJsApiTicket>>("a");
-        using (var guard = new CancellationTokenSource(HubHost.Guard))
-        {
-            while (ticket.Status is not { Version: 2, NextRefreshAt: not null } && !guard.IsCancellationRequested)
-            {
-                await Task.Yield();
-            }
-        }
+        await WaitForTimelineAsync(hub, 5);
 
         _time.Advance(TimeSpan.FromSeconds(75));
 
         var dom = await DumpDomAsync(hub.Address);
 
+        var timelineSeen = string.Join(" | ", Rows(dom, "timeline").Select(r => string.Join(" ", r)));
         var rows = Rows(dom, "apps");
         string[] Row(string app, string kind) => rows.Single(r => r[0] == app && r[1] == kind);
 
@@ -77,13 +70,33 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
             ("2026-11-25 08:00:00", "b", "success"),
             ("2026-11-25 08:00:00", "a", "success"),
             ("2026-11-25 08:00:00", "a", "success"),
-        });
+        }, because: "the page shows {0}", timelineSeen);
         Rows(dom, "timeline").Select(r => r[0]).Should().BeInDescendingOrder(StringComparer.Ordinal);
         Rows(dom, "clients").Should().BeEquivalentTo(new[] { new[] { "all", "*", "1" }, ["ca", "a", "1"], ["cb", "b", "2"] }, o => o.WithStrictOrdering());
         Text(dom, "banner").Should().Contain("EMULATOR").And.Contain("b").And.NotContain("a,");
         Text(dom, "updated").Should().Be("2026-11-25 08:11:15 UTC");
         Text(dom, "error").Should().BeEmpty();
         dom.Should().NotContain(first);
+    }
+
+    private static async Task WaitForTimelineAsync(HubHost hub, int entries)
+    {
+        using var guard = new CancellationTokenSource(HubHost.Guard);
+        while (true)
+        {
+            var status = await hub.GetJsonAsync("status.json", null);
+            if (status.GetProperty("timeline").GetArrayLength() >= entries)
+            {
+                return;
+            }
+
+            if (guard.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The timeline did not reach {entries} entries: {status}");
+            }
+
+            await Task.Yield();
+        }
     }
 
     private async Task<string> DumpDomAsync(Uri address)

@@ -87,7 +87,6 @@ internal static class TokenHubEndpoints
         }
 
         // Only a report of the token currently served can make the hub call WeChat, so only such a report costs a permit.
-        // (Without a current value, the report waits for the first load, which it cannot cause.)
         var served = cache.TryGetValue(out var current) && current.Value == request.AccessToken;
         if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is var (retryAfter, appLimit))
         {
@@ -107,8 +106,11 @@ internal static class TokenHubEndpoints
         AccessToken token;
         try
         {
-            // Coalesced: however many servers report the same token, the hub refreshes once.
-            token = await cache.InvalidateAsync(new AccessToken(request.AccessToken, DateTimeOffset.MinValue), context.RequestAborted).ConfigureAwait(false);
+            // Coalesced: however many servers report the same token, the hub refreshes once. A report of any other token
+            // (an older one, or before the first load) never causes a fetch: it gets the current token, or waits for the first.
+            token = served
+                ? await cache.InvalidateAsync(new AccessToken(request.AccessToken, DateTimeOffset.MinValue), context.RequestAborted).ConfigureAwait(false)
+                : cache.TryGetValue(out var latest) ? latest : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
