@@ -5,17 +5,25 @@ using Microsoft.Extensions.Options;
 
 namespace BackgroundCache.TokenHub.Internal;
 
-/// <summary>Starts the refresh timeline before the caches' first fetch and says, once, how each app is served.</summary>
+/// <summary>
+/// Starts the refresh timeline before the caches' first fetch (the caches start in <c>StartingAsync</c>; this service is
+/// registered before them, so its <c>StartingAsync</c> runs first) and says, once, how each app is served.
+/// </summary>
 internal sealed class TokenHubService(
     RefreshTimeline timeline,
     TokenHubRegistry registry,
     IOptions<TokenHubServerOptions> options,
     IOptionsMonitor<WeChatOptions> wechat,
-    ILoggerFactory loggerFactory) : IHostedService
+    ILoggerFactory loggerFactory) : IHostedLifecycleService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         timeline.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
         var logger = loggerFactory.CreateLogger("BackgroundCache.TokenHub");
         var hub = options.Value;
         if (hub.Clients.Count == 1 && hub.Clients.TryGetValue(TokenHubServerOptions.DevelopmentClientId, out var dev)
@@ -45,5 +53,11 @@ internal sealed class TokenHubService(
         return Task.CompletedTask;
     }
 
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
