@@ -251,6 +251,34 @@ public sealed class InvalidationLimitTests
     }
 }
 
+public sealed class StableTokenInvalidationTests
+{
+    [Fact]
+    public async Task Invalidate_SameStableTokenReportedAgainAndAgain_CostsAPermitEachTime_SoUpstreamCallsStayBounded()
+    {
+        // A stable token is the same after a refresh: each new report of it can cost an upstream call, so each costs a permit.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
+        await using var emulator = await HubHost.StartEmulatorAsync(time);
+        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        await using var hub = await HubHost.StartAsync(settings, time);
+        var token = await hub.TokenAsync("a", "key-a");
+        await hub.TokenAsync("b", "key-all");
+        var before = emulator.TokenCalls;
+        var statuses = new List<int>();
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = token });
+            statuses.Add((int)response.StatusCode);
+        }
+
+        statuses.Should().Equal(200, 200, 200, 429, 429, 429);
+        (emulator.TokenCalls - before).Should().BeLessThanOrEqualTo(3);
+        (await hub.TokenAsync("a", "key-a")).Should().Be(token, "a stable token stays the same");
+    }
+}
+
 public sealed class StatusKeyTests
 {
     [Fact]

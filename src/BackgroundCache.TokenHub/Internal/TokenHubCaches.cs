@@ -26,8 +26,9 @@ internal sealed class TokenHubCaches(IServiceProvider services, TokenHubRegistry
 /// The invalidation limits: a fixed window of permits per client id and another per app across all clients (Microsoft's
 /// <see cref="PartitionedRateLimiter{TResource}"/>), the app's set below the WeChat breaker so that no client, nor all of
 /// them together, can trip it. Only a report that can cause an upstream call costs permits: a report of the token currently
-/// served, the first time it is reported (concurrent and repeated reports of one token share the permits, as they share the
-/// hub's one refresh). A stale report (the hub has moved on) is answered at no cost.
+/// served. Reports of one token that arrive while the refresh it caused runs share that report's permits, as they share the
+/// refresh; once it has ended (<see cref="Release"/>), a new report of the same token (a stable token is the same after a
+/// refresh) costs permits again. A stale report (the hub has moved on) is answered at no cost.
 /// </summary>
 internal sealed class InvalidationLimiter(
     PartitionedRateLimiter<string> perClient,
@@ -50,6 +51,14 @@ internal sealed class InvalidationLimiter(
         }
 
         return Decide(_appReports, perApp, app, report) is { } appWait ? (appWait, true) : null;
+    }
+
+    /// <summary>Ends the sharing of an allowed report's permits: its refresh is over.</summary>
+    public void Release(string client, string app, string token)
+    {
+        var report = Fingerprint(app, token);
+        RemoveAllowed(_clientReports, (client, report));
+        RemoveAllowed(_appReports, (app, report));
     }
 
     public void Dispose()
@@ -77,6 +86,15 @@ internal sealed class InvalidationLimiter(
             {
                 Sweep(reports, now);
             }
+        }
+    }
+
+    private static void RemoveAllowed(ConcurrentDictionary<(string, string), Lazy<Decision>> reports, (string, string) key)
+    {
+        // A refused report stays refused until its Retry-After; an allowed one is shared only while its refresh runs.
+        if (reports.TryGetValue(key, out var decision) && decision.IsValueCreated && decision.Value.RetryAfter is null)
+        {
+            reports.TryRemove(KeyValuePair.Create(key, decision));
         }
     }
 

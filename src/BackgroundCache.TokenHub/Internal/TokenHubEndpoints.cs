@@ -108,9 +108,21 @@ internal static class TokenHubEndpoints
         {
             // Coalesced: however many servers report the same token, the hub refreshes once. A report of any other token
             // (an older one, or before the first load) never causes a fetch: it gets the current token, or waits for the first.
-            token = served
-                ? await cache.InvalidateAsync(new AccessToken(request.AccessToken, DateTimeOffset.MinValue), context.RequestAborted).ConfigureAwait(false)
-                : cache.TryGetValue(out var latest) ? latest : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            if (served)
+            {
+                try
+                {
+                    token = await cache.InvalidateAsync(new AccessToken(request.AccessToken, DateTimeOffset.MinValue), context.RequestAborted).ConfigureAwait(false);
+                }
+                finally
+                {
+                    services.GetRequiredService<InvalidationLimiter>().Release(client, name, request.AccessToken);
+                }
+            }
+            else
+            {
+                token = cache.TryGetValue(out var latest) ? latest : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
