@@ -55,7 +55,7 @@ public sealed class TokenHubServerOptions
 
     /// <summary>
     /// Gets or sets how many invalidations one client may send per <see cref="InvalidationWindow"/>; more are answered 429.
-    /// Only a report of the token currently served counts (any other costs the hub nothing), and reports of one token count once.
+    /// Only a report of the token currently served counts (any other costs the hub nothing); concurrent reports of one token count once.
     /// </summary>
     /// <value>The default is 3.</value>
     public int InvalidationPermitLimit { get; set; } = 3;
