@@ -63,14 +63,7 @@ public static class Program
         Console.WriteLine($"hub:  http://127.0.0.1:{hubPort}/tokens/demo (header X-Api-Key: {ApiKey}), {response.StatusCode}, body {System.Text.Encoding.UTF8.GetByteCount(answer)} bytes");
         Console.WriteLine($"bare: http://127.0.0.1:{barePort}/tokens/demo, constant body {System.Text.Encoding.UTF8.GetByteCount(answer)} bytes");
         Console.WriteLine("ready");
-        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.TrySetResult();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
-        await stop.Task;
+        await hub.WaitForShutdownAsync(); // Ctrl+C or SIGTERM (the host's console lifetime)
         await bare.StopAsync();
         await hub.StopAsync();
     }
