@@ -69,8 +69,10 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
 
         switch (answer.Status)
         {
-            case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
+            case HttpStatusCode.Unauthorized:
                 throw new TokenHubException($"The token hub refused the API key for '{remoteName}': check TokenHubOptions.ApiKey.", answer.Status, false);
+            case HttpStatusCode.Forbidden:
+                throw new TokenHubException($"The token hub does not let this client read '{remoteName}': list the app in the client's TokenHub:Clients:{{id}}:Apps on the hub, or use that app's client key.", answer.Status, false);
             case HttpStatusCode.NotFound:
                 throw new TokenHubException($"The token hub has no token named '{remoteName}': check TokenHubOptions.TokenName.", answer.Status, false);
             case < HttpStatusCode.OK or >= HttpStatusCode.MultipleChoices:

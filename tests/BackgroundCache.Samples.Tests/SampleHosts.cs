@@ -28,7 +28,9 @@ internal static class SampleHosts
         var settings = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
-            ["TokenHub:ApiKeys:0"] = ApiKey,
+            ["TokenHub:Clients:test:ApiKey"] = ApiKey,
+            ["TokenHub:Clients:test:Apps:0"] = "*",
+            ["TokenHub:UseEmulator"] = "true",
             ["TokenHub:EmulatorPort"] = "0",
             ["TokenHub:Apps:demo:AppId"] = "wx00000000demo0001",
             ["TokenHub:Apps:demo:Mode"] = mode,

@@ -109,15 +109,23 @@ public sealed class TokenHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task StatusPage_RendersEachCacheStateWithoutTokens()
+    public async Task StatusData_ReportsEachCacheStateWithoutTokens()
     {
         await StartAsync();
         var token = (await GetJsonAsync("tokens/demo", SampleHosts.ApiKey)).GetProperty("access_token").GetString()!;
+        await GetJsonAsync("tickets/demo", SampleHosts.ApiKey);
 
         var page = await _http.GetStringAsync(new Uri(Address, "/"));
+        var status = await _http.GetStringAsync(new Uri(Address, "/status.json"));
 
-        page.Should().Contain("token:demo").And.Contain("jsapi_ticket:demo").And.Contain(">Fresh<").And.Contain("emulator");
-        page.Should().NotContain(token);
+        using var json = JsonDocument.Parse(status);
+        var app = json.RootElement.GetProperty("apps")[0];
+        app.GetProperty("name").GetString().Should().Be("demo");
+        app.GetProperty("emulated").GetBoolean().Should().BeTrue();
+        app.GetProperty("token").GetProperty("state").GetString().Should().Be("Fresh");
+        app.GetProperty("ticket").GetProperty("state").GetString().Should().Be("Fresh");
+        status.Should().NotContain(token);
+        page.Should().NotContain(token).And.Contain("status.json");
     }
 
     [Fact]
@@ -136,7 +144,7 @@ public sealed class TokenHubTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Start_WithoutApiKeyOutsideDevelopment_FailsNamingTheSetting()
+    public async Task Start_WithoutClientOutsideDevelopment_FailsNamingTheSetting()
     {
         var app = await TokenHubApp.BuildAsync([], _time, b =>
         {
@@ -150,9 +158,21 @@ public sealed class TokenHubTests : IAsyncLifetime
         });
         await using var _ = app;
 
-        var act = () => app.StartAsync();
+        Exception? thrown = null;
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception e)
+        {
+            thrown = e;
+        }
 
-        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("TokenHub:ApiKeys");
+        // Two refusals: no client, and an app without AppSecret (the sample starts no emulator outside Development).
+        var messages = (thrown as AggregateException)?.InnerExceptions.Select(e => e.Message).ToList() ?? [thrown?.Message ?? "started"];
+        messages.Should().Contain(m => m.Contains("TokenHub:Clients must configure at least one client"))
+            .And.Contain(m => m.Contains("TokenHub:Apps:demo:AppSecret is required outside Development"));
+        app.Services.GetService<WeChatEmulator>().Should().BeNull();
     }
 
     private Uri Address { get; set; } = null!;

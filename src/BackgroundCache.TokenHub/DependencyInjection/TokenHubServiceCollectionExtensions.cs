@@ -1,0 +1,98 @@
+using System.Threading.RateLimiting;
+using BackgroundCache;
+using BackgroundCache.TokenHub;
+using BackgroundCache.TokenHub.Internal;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Adds the token hub (WeChat's "central control server") to an ASP.NET Core app; map its endpoints with <c>MapTokenHub</c>.
+/// </summary>
+public static class TokenHubServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the token hub configured by <paramref name="configuration"/> (usually <c>Configuration.GetSection("TokenHub")</c>,
+    /// bound to <see cref="TokenHubServerOptions"/>): a refreshing WeChat access token per app of <c>Apps</c> (and its
+    /// JS-SDK ticket when asked), each with a health check; the API-key authentication scheme and the per-app
+    /// authorization policies of <c>Clients</c>; the per-client invalidation limit; and, when <c>Redis</c> is set, Redis
+    /// coordination of every app's token. The apps are read now; everything is validated when the host starts.
+    /// </summary>
+    /// <param name="services">The <see cref="IServiceCollection"/> to add services to.</param>
+    /// <param name="configuration">The hub's configuration section.</param>
+    /// <returns>A <see cref="TokenHubBuilder"/> for optional further configuration.</returns>
+    /// <exception cref="InvalidOperationException">The hub was already added to <paramref name="services"/>.</exception>
+    public static TokenHubBuilder AddTokenHub(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(d => d.ServiceType == typeof(TokenHubRegistry)))
+        {
+            throw new InvalidOperationException("AddTokenHub was already called on these services: one app hosts one token hub.");
+        }
+
+        var snapshot = configuration.Get<TokenHubServerOptions>() ?? new TokenHubServerOptions();
+        var redis = string.IsNullOrWhiteSpace(snapshot.Redis) ? null : snapshot.Redis;
+        var registry = new TokenHubRegistry(
+            snapshot.Apps.Select(a => KeyValuePair.Create(a.Key, a.Value.JsApiTicket)),
+            redis is not null,
+            configuration.GetSection("ApiKeys").GetChildren().Any());
+        services.AddSingleton(registry);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<TokenHubServerOptions>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<TokenHubServerOptions>, DevelopmentClientSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TokenHubServerOptions>, TokenHubOptionsValidator>());
+        services.TryAddSingleton<ClientKeyTable>();
+        services.TryAddSingleton<TokenHubCaches>();
+        services.TryAddSingleton<RefreshTimeline>();
+        services.TryAddSingleton(sp => new TokenHubMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton(sp =>
+        {
+            var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+            PartitionedRateLimiter<string> Limiter(int permits) => PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(
+                partition,
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = hub.InvalidationWindow, QueueLimit = 0 }));
+            return new InvalidationLimiter(
+                Limiter(hub.InvalidationPermitLimit),
+                Limiter(hub.InvalidationPermitLimitPerApp),
+                sp.GetRequiredService<TimeProvider>(),
+                hub.InvalidationWindow);
+        });
+
+        // Registered before the caches, so the timeline listens before their first fetch.
+        services.AddHostedService<TokenHubService>();
+
+        services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization(TokenHubPolicies.Add);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, AppAccessHandler>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, StatusAccessHandler>());
+
+        foreach (var name in registry.AppNames)
+        {
+            var app = configuration.GetSection($"Apps:{name}");
+            var token = services.AddWeChatAccessToken(name, app).WithHealthCheck($"token:{name}");
+            services.AddOptions<RefreshingCacheOptions>(name).Bind(app.GetSection("Cache"));
+            if (redis is not null)
+            {
+                // Only the token: a hub fetches the app's JS-SDK ticket with the shared token itself (Redis coordination is
+                // configured per cache name, which the token and its ticket share).
+                token.UseRedisCoordination(o =>
+                {
+                    o.Configuration = redis;
+                    o.KeyPrefix = snapshot.RedisKeyPrefix;
+                });
+            }
+
+            if (registry.HasTicket(name))
+            {
+                services.AddWeChatJsApiTicket(name).WithHealthCheck($"jsapi_ticket:{name}");
+            }
+        }
+
+        return new TokenHubBuilder(services, registry);
+    }
+}

@@ -1,0 +1,50 @@
+using System.Text.Json.Serialization;
+
+namespace BackgroundCache.TokenHub.Internal;
+
+internal sealed record TokenAnswer(string AccessToken, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
+
+internal sealed record TicketAnswer(string Ticket, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
+
+internal sealed record ErrorAnswer(string Error, string? Detail = null, string? Name = null);
+
+internal sealed record UnavailableAnswer(string Error, string Name, string State, string Reason, int ConsecutiveFailures, bool? Emulated);
+
+internal sealed record InvalidateRequest(string? AccessToken);
+
+internal sealed record StatusReport(
+    DateTimeOffset Now,
+    bool RedisCoordinated,
+    bool RequireApiKeyForStatus,
+    string ApiKeyHeader,
+    IReadOnlyList<AppReport> Apps,
+    IReadOnlyList<TimelineEntry> Timeline,
+    IReadOnlyList<ClientReport> Clients);
+
+internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket);
+
+internal sealed record CacheReport(
+    string State,
+    long Version,
+    string? Fingerprint,
+    DateTimeOffset? LastRefreshedAt,
+    double? AgeSeconds,
+    DateTimeOffset? NextRefreshAt,
+    double? NextRefreshInSeconds,
+    DateTimeOffset? ExpiresAt,
+    double? ExpiresInSeconds,
+    int ConsecutiveFailures,
+    string? LastError);
+
+internal sealed record TimelineEntry(DateTimeOffset At, string App, string Outcome, double DurationMs);
+
+internal sealed record ClientReport(string Id, IReadOnlyList<string> Apps, int Keys);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(TokenAnswer))]
+[JsonSerializable(typeof(TicketAnswer))]
+[JsonSerializable(typeof(ErrorAnswer))]
+[JsonSerializable(typeof(UnavailableAnswer))]
+[JsonSerializable(typeof(InvalidateRequest))]
+[JsonSerializable(typeof(StatusReport))]
+internal sealed partial class TokenHubJsonContext : JsonSerializerContext;

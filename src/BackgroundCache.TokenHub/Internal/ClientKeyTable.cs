@@ -1,0 +1,84 @@
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.TokenHub.Internal;
+
+/// <summary>
+/// The configured clients, their API keys (as SHA-256 hashes) and the apps each may read. Read once at start.
+/// </summary>
+internal sealed class ClientKeyTable
+{
+    private readonly (byte[] Hash, string ClientId)[] _keys;
+    private readonly FrozenDictionary<string, ClientEntry> _clients;
+
+    public ClientKeyTable(IOptions<TokenHubServerOptions> options)
+    {
+        var value = options.Value;
+        Header = value.ApiKeyHeader;
+        _keys = [.. value.Clients.SelectMany(c => KeysOf(c.Value).Select(k => (Hash(k), c.Key)))];
+        _clients = value.Clients.ToFrozenDictionary(
+            c => c.Key,
+            c => new ClientEntry(
+                c.Key,
+                c.Value.Apps.Contains(TokenHubServerOptions.AllApps),
+                c.Value.Apps.Where(a => a != TokenHubServerOptions.AllApps).ToFrozenSet(StringComparer.Ordinal),
+                KeysOf(c.Value).Count()),
+            StringComparer.Ordinal);
+    }
+
+    public string Header { get; }
+
+    public IEnumerable<ClientEntry> Clients => _clients.Values.OrderBy(c => c.Id, StringComparer.Ordinal);
+
+    public static IEnumerable<string> KeysOf(TokenHubClientOptions client) =>
+        new[] { client.ApiKey }.Concat(client.ApiKeys).Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => k!).Distinct(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Finds the client whose key was presented. Every configured key is compared, in constant time over equal-length
+    /// hashes, so neither the answer's timing nor the key's length tells an attacker how close a guess came.
+    /// </summary>
+    public string? FindClient(string presented)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        Hash(presented, hash);
+        string? found = null;
+        foreach (var (key, client) in _keys)
+        {
+            if (CryptographicOperations.FixedTimeEquals(hash, key))
+            {
+                found = client;
+            }
+        }
+
+        return found;
+    }
+
+    public bool MayRead(string clientId, string app) =>
+        _clients.TryGetValue(clientId, out var client) && (client.AllApps || client.Apps.Contains(app));
+
+    private static byte[] Hash(string value)
+    {
+        var hash = new byte[SHA256.HashSizeInBytes];
+        Hash(value, hash);
+        return hash;
+    }
+
+    private static void Hash(string value, Span<byte> destination)
+    {
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (max <= 512)
+        {
+            Span<byte> bytes = stackalloc byte[max];
+            var length = Encoding.UTF8.GetBytes(value, bytes);
+            SHA256.HashData(bytes[..length], destination);
+        }
+        else
+        {
+            SHA256.HashData(Encoding.UTF8.GetBytes(value), destination);
+        }
+    }
+
+    internal sealed record ClientEntry(string Id, bool AllApps, FrozenSet<string> Apps, int KeyCount);
+}

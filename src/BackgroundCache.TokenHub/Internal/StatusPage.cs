@@ -1,0 +1,137 @@
+using System.Net;
+using BackgroundCache.WeChat;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.TokenHub.Internal;
+
+/// <summary>
+/// The status page for people: a static page whose script reads <c>status.json</c> every few seconds and draws each app's
+/// state, age, next refresh and expiry, the recent refreshes, and the clients. Token fingerprints only, never a token.
+/// </summary>
+internal static class StatusPage
+{
+    public static StatusReport Report(IServiceProvider services)
+    {
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var registry = services.GetRequiredService<TokenHubRegistry>();
+        var caches = services.GetRequiredService<TokenHubCaches>();
+        var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+        var apps = registry.AppNames.Select(name =>
+        {
+            var token = caches.Token(name)!;
+            var ticket = caches.Ticket(name);
+            return new AppReport(
+                name,
+                registry.IsEmulated(name),
+                registry.EmulatorAddress(name)?.ToString(),
+                Cache(token.Status, token.TryGetValue(out var t) ? t.Fingerprint : null, now),
+                ticket is null ? null : Cache(ticket.Status, ticket.TryGetValue(out var k) ? AccessToken.ComputeFingerprint(k.Value) : null, now));
+        }).ToList();
+        var clients = services.GetRequiredService<ClientKeyTable>().Clients
+            .Select(c => new ClientReport(c.Id, c.AllApps ? [TokenHubServerOptions.AllApps] : [.. c.Apps.Order(StringComparer.Ordinal)], c.KeyCount))
+            .ToList();
+        return new StatusReport(now, registry.RedisCoordinated, options.RequireApiKeyForStatus, options.ApiKeyHeader, apps, services.GetRequiredService<RefreshTimeline>().Snapshot(), clients);
+    }
+
+    private static CacheReport Cache(RefreshingCacheStatus status, string? fingerprint, DateTimeOffset now) => new(
+        status.State.ToString(),
+        status.Version,
+        fingerprint,
+        status.LastRefreshedAt,
+        status.GetAge(now)?.TotalSeconds is { } age ? Math.Round(age) : null,
+        status.NextRefreshAt,
+        status.NextRefreshAt is { } next ? Math.Round((next - now).TotalSeconds) : null,
+        status.ExpiresAt,
+        status.ExpiresAt is { } expires ? Math.Round((expires - now).TotalSeconds) : null,
+        status.ConsecutiveFailures,
+        status.LastError?.Message);
+
+    public static string Html(string statusUrl) => Template.Replace("{{STATUS_URL}}", WebUtility.HtmlEncode(statusUrl), StringComparison.Ordinal);
+
+    private const string Template = """
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Token hub</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
+table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #ccc;padding:.25rem .55rem;text-align:left;font-variant-numeric:tabular-nums}
+th{background:#f4f4f4}.Fresh,.success{color:#060}.Stale,.shared{color:#a60}.Unavailable,.Loading,.Stopped,.failure,.timeout{color:#a00}
+#banner{background:#fff3cd;border:1px solid #e0c060;padding:.5rem .8rem;display:none}#error{color:#a00}
+small{color:#666}
+</style>
+</head>
+<body data-status="{{STATUS_URL}}">
+<h1>BackgroundCache token hub</h1>
+<p id="banner"></p>
+<p><small>Updated <span id="updated">never</span>; refreshes every 5 s. <span id="mode"></span></small> <span id="error"></span></p>
+<h2>Apps</h2>
+<table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th></tr></thead><tbody></tbody></table>
+<h2>Recent refreshes</h2>
+<table id="timeline"><thead><tr><th>time (UTC)</th><th>app</th><th>outcome</th><th>duration</th></tr></thead><tbody></tbody></table>
+<h2>Clients</h2>
+<table id="clients"><thead><tr><th>client</th><th>apps</th><th>keys</th></tr></thead><tbody></tbody></table>
+<p><small>API: <code>GET tokens/{name}</code>, <code>POST tokens/{name}/invalidate</code>, <code>GET tickets/{name}</code> with a client's key in the <code id="header">X-Api-Key</code> header; <code>GET health</code>.</small></p>
+<script>
+"use strict";
+const url = document.body.dataset.status;
+function span(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const sign = seconds < 0 ? "-" : "";
+  let s = Math.abs(Math.round(seconds));
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  return sign + (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
+}
+function time(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", "").replace("Z", "") : "-"; }
+function row(body, cells) {
+  const tr = document.createElement("tr");
+  for (const [text, cls] of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+  }
+  body.appendChild(tr);
+}
+function cacheRow(body, app, kind, c) {
+  row(body, [[app.name], [kind], [c.state, c.state], [String(c.version)], [c.fingerprint || "-"], [span(c.age_seconds)],
+    [span(c.next_refresh_in_seconds)], [span(c.expires_in_seconds)], [String(c.consecutive_failures)], [c.last_error || ""]]);
+}
+function render(s) {
+  document.getElementById("updated").textContent = time(s.now) + " UTC";
+  document.getElementById("header").textContent = s.api_key_header;
+  document.getElementById("mode").textContent = s.redis_coordinated ? "Tokens coordinated through Redis (one refresher for all hubs)." : "";
+  const emulated = s.apps.filter(a => a.emulated).map(a => a.name);
+  const banner = document.getElementById("banner");
+  banner.textContent = emulated.length ? "EMULATOR: " + emulated.join(", ") + " served by a WeChat emulator; these tokens are not WeChat tokens." : "";
+  banner.style.display = emulated.length ? "block" : "none";
+  const apps = document.querySelector("#apps tbody"); apps.replaceChildren();
+  for (const a of s.apps) { cacheRow(apps, a, "token", a.token); if (a.ticket) cacheRow(apps, a, "jsapi_ticket", a.ticket); }
+  const timeline = document.querySelector("#timeline tbody"); timeline.replaceChildren();
+  if (!s.timeline.length) row(timeline, [["no refresh yet"], [""], [""], [""]]);
+  for (const e of s.timeline) row(timeline, [[time(e.at)], [e.app], [e.outcome, e.outcome], [e.duration_ms + " ms"]]);
+  const clients = document.querySelector("#clients tbody"); clients.replaceChildren();
+  for (const c of s.clients) row(clients, [[c.id], [c.apps.join(", ")], [String(c.keys)]]);
+}
+async function load() {
+  try {
+    const response = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+    if (!response.ok) throw new Error("HTTP " + response.status);
+    render(await response.json());
+    document.getElementById("error").textContent = "";
+  } catch (e) {
+    document.getElementById("error").textContent = "Could not refresh: " + e.message;
+  }
+}
+load();
+setInterval(load, 5000);
+</script>
+</body>
+</html>
+""";
+}

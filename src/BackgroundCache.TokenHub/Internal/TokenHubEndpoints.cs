@@ -1,0 +1,298 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using BackgroundCache.WeChat;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.TokenHub.Internal;
+
+/// <summary>
+/// The hub's request handlers. Each runs after the authorization middleware accepted the caller; only
+/// <see cref="InvalidateAsync"/> reads a body, bounded by <see cref="TokenHubServerOptions.MaxRequestBodySize"/> and after
+/// the client's invalidation limit.
+/// </summary>
+internal static class TokenHubEndpoints
+{
+    public const string EmulatedHeader = "X-TokenHub-Emulated";
+
+    public static async Task GetTokenAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var services = context.RequestServices;
+        var cache = services.GetRequiredService<TokenHubCaches>().Token(name);
+        if (cache is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_token", $"The hub has no app named '{name}'.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            token = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+    }
+
+    public static async Task InvalidateAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var services = context.RequestServices;
+        var cache = services.GetRequiredService<TokenHubCaches>().Token(name);
+        if (cache is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_token", $"The hub has no app named '{name}'.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+        var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
+        var metrics = services.GetRequiredService<TokenHubMetrics>();
+        var body = await ReadBodyAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
+        if (body is null)
+        {
+            metrics.Invalidation(client, name, "invalid");
+            Log.RequestBodyRefused(Logger(services), client, name, options.MaxRequestBodySize);
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {options.MaxRequestBodySize} bytes.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        InvalidateRequest? request;
+        try
+        {
+            request = body.Length == 0 ? null : JsonSerializer.Deserialize(body, TokenHubJsonContext.Default.InvalidateRequest);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+
+        if (string.IsNullOrEmpty(request?.AccessToken))
+        {
+            metrics.Invalidation(client, name, "invalid");
+            await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("access_token_required", "POST {\"access_token\": \"<the token WeChat rejected>\"}", name)).ConfigureAwait(false);
+            return;
+        }
+
+        // Only a report of the token currently served can make the hub call WeChat, so only such a report costs a permit.
+        var served = cache.TryGetValue(out var current) && current.Value == request.AccessToken;
+        if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is var (retryAfter, appLimit))
+        {
+            metrics.Invalidation(client, name, "limited");
+            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            var limit = appLimit ? options.InvalidationPermitLimitPerApp : options.InvalidationPermitLimit;
+            var scope = appLimit ? $"for app '{name}' from all clients" : "per client";
+            Log.InvalidationLimited(Logger(services), client, name, limit, options.InvalidationWindow, scope);
+            await WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(
+                "too_many_invalidations",
+                $"At most {limit} invalidations per {options.InvalidationWindow} {scope}; retry after {seconds} s.",
+                name)).ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            // Coalesced: however many servers report the same token, the hub refreshes once. A report of any other token
+            // (an older one, or before the first load) never causes a fetch: it gets the current token, or waits for the first.
+            if (served)
+            {
+                try
+                {
+                    token = await cache.InvalidateAsync(new AccessToken(request.AccessToken, DateTimeOffset.MinValue), context.RequestAborted).ConfigureAwait(false);
+                }
+                finally
+                {
+                    services.GetRequiredService<InvalidationLimiter>().Release(client, name, request.AccessToken);
+                }
+            }
+            else
+            {
+                token = cache.TryGetValue(out var latest) ? latest : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.Invalidation(client, name, "unavailable");
+            await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        metrics.Invalidation(client, name, served ? "refreshed" : "superseded");
+        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+    }
+
+    public static async Task GetTicketAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var services = context.RequestServices;
+        var cache = services.GetRequiredService<TokenHubCaches>().Ticket(name);
+        if (cache is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_ticket", $"The hub keeps no JS-SDK ticket for '{name}' (TokenHub:Apps:{name}:JsApiTicket).", name)).ConfigureAwait(false);
+            return;
+        }
+
+        WeChatJsApiTicket ticket;
+        try
+        {
+            ticket = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        var emulated = Emulated(context, name);
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        await WriteAsync(context, StatusCodes.Status200OK, new TicketAnswer(ticket.Value, ticket.ExpiresAt, ExpiresIn(ticket.ExpiresAt, now), emulated)).ConfigureAwait(false);
+    }
+
+    public static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        var registry = context.RequestServices.GetRequiredService<TokenHubRegistry>();
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        var emulated = registry.AppNames.Where(registry.IsEmulated).ToList();
+        var body = new Dictionary<string, object>
+        {
+            ["status"] = report.Status.ToString(),
+            ["caches"] = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description, data = e.Value.Data }),
+        };
+        if (emulated.Count > 0)
+        {
+            body["emulated_apps"] = emulated;
+        }
+
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, HealthJson));
+    }
+
+    public static Task GetStatusAsync(HttpContext context)
+    {
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsJsonAsync(StatusPage.Report(context.RequestServices), TokenHubJsonContext.Default.StatusReport);
+    }
+
+    public static Task GetStatusPageAsync(HttpContext context)
+    {
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
+        var path = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
+        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json"));
+    }
+
+    private static readonly JsonSerializerOptions HealthJson = new() { WriteIndented = true };
+
+    private static string Name(HttpContext context) => context.Request.RouteValues["name"] as string ?? string.Empty;
+
+    private static ILogger Logger(IServiceProvider services) => services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.TokenHub");
+
+    private static bool? Emulated(HttpContext context, string name)
+    {
+        if (!context.RequestServices.GetRequiredService<TokenHubRegistry>().IsEmulated(name))
+        {
+            return null;
+        }
+
+        context.Response.Headers[EmulatedHeader] = "true";
+        return true;
+    }
+
+    private static long ExpiresIn(DateTimeOffset expiresAt, DateTimeOffset now) => (long)Math.Max(0, (expiresAt - now).TotalSeconds);
+
+    private static Task WriteTokenAsync(HttpContext context, string name, AccessToken token)
+    {
+        var emulated = Emulated(context, name);
+        var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
+        return WriteAsync(context, StatusCodes.Status200OK, new TokenAnswer(token.Value, token.ExpiresAt, ExpiresIn(token.ExpiresAt, now), emulated));
+    }
+
+    private static Task WriteUnavailableAsync(HttpContext context, string name, RefreshingCacheStatus status, Exception error) =>
+        WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new UnavailableAnswer(
+            "token_unavailable", name, status.State.ToString(), error.Message, status.ConsecutiveFailures, Emulated(context, name)));
+
+    private static Task WriteAsync<T>(HttpContext context, int statusCode, T value)
+    {
+        context.Response.StatusCode = statusCode;
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsJsonAsync(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)TokenHubJsonContext.Default.GetTypeInfo(typeof(T))!);
+    }
+
+    /// <summary>Reads the body into memory only up to <paramref name="limit"/> bytes; null when it is larger.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, long limit)
+    {
+        if (context.Request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = limit;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit + 1, 1 << 20));
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > limit)
+                    {
+                        return null;
+                    }
+
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit + 1, (long)buffer.Length * 2));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                int read;
+                try
+                {
+                    read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+                {
+                    return null;
+                }
+
+                if (read == 0)
+                {
+                    return length > limit ? null : buffer.AsSpan(0, length).ToArray();
+                }
+
+                length += read;
+                if (length > limit)
+                {
+                    return null;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

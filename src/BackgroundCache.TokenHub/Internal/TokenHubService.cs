@@ -1,0 +1,63 @@
+using BackgroundCache.WeChat;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace BackgroundCache.TokenHub.Internal;
+
+/// <summary>
+/// Starts the refresh timeline before the caches' first fetch (the caches start in <c>StartingAsync</c>; this service is
+/// registered before them, so its <c>StartingAsync</c> runs first) and says, once, how each app is served.
+/// </summary>
+internal sealed class TokenHubService(
+    RefreshTimeline timeline,
+    TokenHubRegistry registry,
+    IOptions<TokenHubServerOptions> options,
+    IOptionsMonitor<WeChatOptions> wechat,
+    ILoggerFactory loggerFactory) : IHostedLifecycleService
+{
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        timeline.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger("BackgroundCache.TokenHub");
+        var hub = options.Value;
+        if (hub.Clients.Count == 1 && hub.Clients.TryGetValue(TokenHubServerOptions.DevelopmentClientId, out var dev)
+            && dev.ApiKey == TokenHubServerOptions.DevelopmentApiKey)
+        {
+            Log.DevelopmentClient(logger);
+        }
+
+        foreach (var app in registry.AppNames)
+        {
+            if (registry.EmulatorAddress(app) is { } emulator)
+            {
+                Log.EmulatedApp(logger, app, emulator);
+            }
+            else
+            {
+                var settings = wechat.Get(app);
+                Log.RealApp(logger, app, settings.AppId, settings.BaseAddress, settings.Mode);
+            }
+        }
+
+        if (registry.RedisCoordinated)
+        {
+            Log.RedisCoordinated(logger, hub.RedisKeyPrefix);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
