@@ -14,6 +14,10 @@ namespace BackgroundCache.TokenHub.Tests;
 public sealed class AuthorizationTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
+
+    /// <summary>Past the engine's InvalidationCooldown (30 s): a report of a token a report fetched moments ago is answered without a fetch.</summary>
+    private static readonly TimeSpan PastCooldown = TimeSpan.FromSeconds(31);
+
     private WeChatEmulator _emulator = null!;
     private HubHost _hub = null!;
 
@@ -111,6 +115,7 @@ public sealed class AuthorizationTests : IAsyncLifetime
         for (var i = 0; i < 2; i++)
         {
             var current = await _hub.TokenAsync("a", "key-a");
+            _time.Advance(PastCooldown);
             using var ok = await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = current });
             ok.StatusCode.Should().Be(HttpStatusCode.OK);
             (await ok.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString().Should().NotBe(current);
@@ -127,6 +132,7 @@ public sealed class AuthorizationTests : IAsyncLifetime
         (await _hub.TokenAsync("a", "key-a")).Should().Be(third);
 
         // Another client has its own budget.
+        _time.Advance(PastCooldown);
         using var other = await _hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-all", new { access_token = third });
         other.StatusCode.Should().Be(HttpStatusCode.OK);
 
@@ -238,6 +244,7 @@ public sealed class InvalidationLimitTests
         foreach (var key in new[] { "key-a", "key-a2", "key-all", "key-a", "key-a2", "key-all", "key-a", "key-a2", "key-all" })
         {
             var current = await hub.TokenAsync("a", key);
+            time.Advance(TimeSpan.FromSeconds(31)); // past the engine's InvalidationCooldown
             using var response = await hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", key, new { access_token = current });
             var body = await response.Content.ReadFromJsonAsync<JsonElement>();
             answers.Add((key, (int)response.StatusCode, body.TryGetProperty("detail", out var d) ? d.GetString() : null));

@@ -18,7 +18,9 @@ public static class RedisCoordinationBuilderExtensions
     /// Makes one instance at a time (the holder of a Redis lease) call the upstream for this cache; every instance reads
     /// the value it stores, applies change notifications, takes a still-valid stored value at start without calling the
     /// upstream, and forwards its <c>Invalidate</c>/<c>RefreshAsync</c> calls to the leader. Adds a health check
-    /// <c>backgroundcache-redis:{name}</c> that turns Degraded while Redis is unreachable.
+    /// <c>backgroundcache-redis:{name}</c> that turns Degraded while Redis is unreachable (for a value other than an
+    /// <see cref="AccessToken"/>, <c>{name}:{type}</c> in the health-check name and the Redis keys, so that an app's token
+    /// and its JS-SDK ticket never share them).
     /// </summary>
     /// <typeparam name="T">The type of the cached value.</typeparam>
     /// <param name="builder">The cache builder.</param>
@@ -29,7 +31,11 @@ public static class RedisCoordinationBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
         var name = builder.Name;
-        AddCoordinator<T>(builder.Services, name, name, name, configure, $"backgroundcache-redis:{(name.Length == 0 ? typeof(T).Name : name)}");
+
+        // A token keeps the name alone; another value type under the same name (the JS-SDK ticket of an app) gets its
+        // type appended, so the two never share Redis keys, options or a health check.
+        var store = typeof(T) == typeof(AccessToken) ? name : $"{name}:{typeof(T).Name}";
+        AddCoordinator<T>(builder.Services, name, store, name, store, configure, $"backgroundcache-redis:{(name.Length == 0 ? typeof(T).Name : store)}");
         builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name);
         return builder;
     }
@@ -58,14 +64,15 @@ public static class RedisCoordinationBuilderExtensions
 
         var name = builder.Name;
         var serviceKey = "set:" + name;
-        AddCoordinator<T>(builder.Services, serviceKey, name, name + ":set", configure, $"backgroundcache-redis-set:{name}");
+        var store = typeof(T) == typeof(AccessToken) ? name + ":set" : $"{name}:set:{typeof(T).Name}";
+        AddCoordinator<T>(builder.Services, serviceKey, serviceKey + ":" + typeof(T).Name, name, store, configure, $"backgroundcache-redis-set:{(typeof(T) == typeof(AccessToken) ? name : $"{name}:{typeof(T).Name}")}");
         builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(serviceKey);
         return builder;
     }
 
-    private static void AddCoordinator<T>(IServiceCollection services, string serviceKey, string name, string storeName, Action<RedisCoordinationOptions> configure, string healthCheckName)
+    private static void AddCoordinator<T>(IServiceCollection services, string serviceKey, string optionsName, string name, string storeName, Action<RedisCoordinationOptions> configure, string healthCheckName)
     {
-        services.AddOptions<RedisCoordinationOptions>(serviceKey).Configure(configure)
+        services.AddOptions<RedisCoordinationOptions>(optionsName).Configure(configure)
             .Validate(o => o.LeaseDuration >= TimeSpan.FromMilliseconds(300), "RedisCoordinationOptions.LeaseDuration must be at least 300 ms.")
             .Validate(o => o.PollInterval > TimeSpan.Zero, "RedisCoordinationOptions.PollInterval must be greater than zero.")
             .Validate(o => !string.IsNullOrEmpty(o.KeyPrefix), "RedisCoordinationOptions.KeyPrefix must not be empty.")
@@ -75,7 +82,7 @@ public static class RedisCoordinationBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddKeyedSingleton<RedisCacheCoordinator<T>>(serviceKey, (sp, _) => new RedisCacheCoordinator<T>(
             name,
-            sp.GetRequiredService<IOptionsMonitor<RedisCoordinationOptions>>().Get(serviceKey),
+            sp.GetRequiredService<IOptionsMonitor<RedisCoordinationOptions>>().Get(optionsName),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.StackExchangeRedis"),
             sp.GetRequiredService<RedisConnectionProvider>(),
