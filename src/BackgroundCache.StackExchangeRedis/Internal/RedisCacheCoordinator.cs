@@ -609,7 +609,11 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             while (!stoppingToken.IsCancellationRequested)
             {
                 Work? work = null;
+#if NETSTANDARD2_0
+                using (var poll = _time.CreateCancellationTokenSource(_options.PollInterval))
+#else
                 using (var poll = new CancellationTokenSource(_options.PollInterval, _time))
+#endif
                 using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, poll.Token))
                 {
                     try

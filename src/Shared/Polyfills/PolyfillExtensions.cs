@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 
@@ -58,6 +59,192 @@ internal static class PolyfillExtensions
         }
     }
 
+    extension(ArgumentException)
+    {
+        /// <summary>Throws if <paramref name="argument"/> is <see langword="null"/> or empty.</summary>
+        /// <param name="argument">The string argument to validate.</param>
+        /// <param name="paramName">The name of the parameter with which <paramref name="argument"/> corresponds.</param>
+        public static void ThrowIfNullOrEmpty([NotNull] string? argument, [CallerArgumentExpression(nameof(argument))] string? paramName = null)
+        {
+            if (argument is null)
+            {
+                throw new ArgumentNullException(paramName);
+            }
+
+            if (argument.Length == 0)
+            {
+                throw new ArgumentException("The value cannot be an empty string.", paramName);
+            }
+        }
+    }
+
+    extension(Enum)
+    {
+        /// <summary>Returns whether <paramref name="value"/> is a named constant of <typeparamref name="TEnum"/>.</summary>
+        /// <typeparam name="TEnum">The enumeration.</typeparam>
+        /// <param name="value">The value.</param>
+        /// <returns><see langword="true"/> when the value is defined.</returns>
+        public static bool IsDefined<TEnum>(TEnum value)
+            where TEnum : struct, Enum => Enum.IsDefined(typeof(TEnum), value);
+    }
+
+    extension(string)
+    {
+        /// <summary>Concatenates <paramref name="values"/> with <paramref name="separator"/> between them.</summary>
+        /// <param name="separator">The separator.</param>
+        /// <param name="values">The strings.</param>
+        /// <returns>The joined string.</returns>
+        public static string Join(char separator, IEnumerable<string?> values) => string.Join(separator.ToString(), values);
+    }
+
+    extension(string text)
+    {
+        /// <summary>Returns whether the string starts with <paramref name="value"/>.</summary>
+        /// <param name="value">The character.</param>
+        /// <returns><see langword="true"/> when the first character is <paramref name="value"/>.</returns>
+        public bool StartsWith(char value) => text.Length != 0 && text[0] == value;
+
+        /// <summary>Returns whether <paramref name="value"/> occurs in the string under <paramref name="comparisonType"/>.</summary>
+        /// <param name="value">The string to seek.</param>
+        /// <param name="comparisonType">The comparison rules.</param>
+        /// <returns><see langword="true"/> when it occurs.</returns>
+        public bool Contains(string value, StringComparison comparisonType) => text.IndexOf(value, comparisonType) >= 0;
+
+        /// <summary>Returns the index of <paramref name="value"/> under <paramref name="comparisonType"/>, or -1.</summary>
+        /// <param name="value">The character to seek.</param>
+        /// <param name="comparisonType">The comparison rules.</param>
+        /// <returns>The zero-based index, or -1.</returns>
+        public int IndexOf(char value, StringComparison comparisonType) => text.IndexOf(value.ToString(), comparisonType);
+
+        /// <summary>Replaces every occurrence of <paramref name="oldValue"/> under <paramref name="comparisonType"/>.</summary>
+        /// <param name="oldValue">The string to replace.</param>
+        /// <param name="newValue">Its replacement.</param>
+        /// <param name="comparisonType">The comparison rules.</param>
+        /// <returns>The string with every occurrence replaced.</returns>
+        public string Replace(string oldValue, string? newValue, StringComparison comparisonType)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(oldValue);
+            var builder = new System.Text.StringBuilder(text.Length);
+            var start = 0;
+            int found;
+            while ((found = text.IndexOf(oldValue, start, comparisonType)) >= 0)
+            {
+                builder.Append(text, start, found - start).Append(newValue);
+                start = found + oldValue.Length;
+            }
+
+            return start == 0 ? text : builder.Append(text, start, text.Length - start).ToString();
+        }
+    }
+
+    extension(SHA1)
+    {
+        /// <summary>Computes the SHA-1 hash of <paramref name="source"/>.</summary>
+        /// <param name="source">The data to hash.</param>
+        /// <returns>The 20-byte hash.</returns>
+        public static byte[] HashData(byte[] source)
+        {
+#pragma warning disable CA5350 // The callers that need SHA-1 (WeChat's JS-SDK signature) say why.
+            using var sha = SHA1.Create();
+#pragma warning restore CA5350
+            return sha.ComputeHash(source);
+        }
+    }
+
+    extension(HttpContent content)
+    {
+        /// <summary>Buffers the content; <paramref name="cancellationToken"/> cancels the wait (netstandard2.0 cannot cancel the read).</summary>
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The buffering task.</returns>
+        public Task LoadIntoBufferAsync(CancellationToken cancellationToken) => content.LoadIntoBufferAsync().WaitAsync(cancellationToken);
+
+        /// <summary>Reads the content as bytes; <paramref name="cancellationToken"/> cancels the wait (netstandard2.0 cannot cancel the read).</summary>
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The content's bytes.</returns>
+        public Task<byte[]> ReadAsByteArrayAsync(CancellationToken cancellationToken) => content.ReadAsByteArrayAsync().WaitAsync(cancellationToken);
+
+        /// <summary>Reads the content as a string; <paramref name="cancellationToken"/> cancels the wait (netstandard2.0 cannot cancel the read).</summary>
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The content as text.</returns>
+        public Task<string> ReadAsStringAsync(CancellationToken cancellationToken) => content.ReadAsStringAsync().WaitAsync(cancellationToken);
+
+        /// <summary>Opens the content as a stream; <paramref name="cancellationToken"/> cancels the wait (netstandard2.0 cannot cancel the read).</summary>
+        /// <param name="cancellationToken">Cancels the wait.</param>
+        /// <returns>The content's stream.</returns>
+        public Task<Stream> ReadAsStreamAsync(CancellationToken cancellationToken) => content.ReadAsStreamAsync().WaitAsync(cancellationToken);
+    }
+
+    extension(HttpRequestException exception)
+    {
+        /// <summary>
+        /// Gets the HTTP status the exception carries: the runtime's own value on .NET 5 and later (the netstandard2.0 build
+        /// also runs there), <see langword="null"/> on .NET Framework, whose exception has none.
+        /// </summary>
+        public HttpStatusCode? StatusCode => HttpRequestExceptionStatus.Property?.GetValue(exception) as HttpStatusCode?;
+    }
+
+    extension(Stream stream)
+    {
+        /// <summary>Configures how awaits on the stream's disposal are performed (netstandard2.0 streams dispose synchronously).</summary>
+        /// <param name="continueOnCapturedContext">Whether to continue on the captured context.</param>
+        /// <returns>The configured disposable for <see langword="await using"/>.</returns>
+        public ConfiguredAsyncDisposable ConfigureAwait(bool continueOnCapturedContext) =>
+            new AsyncDisposableStream(stream).ConfigureAwait(continueOnCapturedContext);
+
+        /// <summary>Reads into <paramref name="buffer"/>.</summary>
+        /// <param name="buffer">The buffer to fill.</param>
+        /// <param name="cancellationToken">Cancels the read.</param>
+        /// <returns>The number of bytes read; 0 at the end of the stream.</returns>
+        public Task<int> ReadAsync(byte[] buffer, CancellationToken cancellationToken) => stream.ReadAsync(buffer, 0, buffer.Length, cancellationToken);
+    }
+
+    extension(CancellationTokenSource source)
+    {
+        /// <summary>Requests cancellation and returns a task that completes when the callbacks have run.</summary>
+        /// <returns>The task of the cancellation; faulted if a callback threw.</returns>
+        public Task CancelAsync()
+        {
+            try
+            {
+                source.Cancel();
+                return Task.CompletedTask;
+            }
+            catch (AggregateException ex)
+            {
+                return Task.FromException(ex);
+            }
+        }
+    }
+
+    extension(long)
+    {
+        /// <summary>Parses a number in <paramref name="style"/> and <paramref name="provider"/>'s format.</summary>
+        /// <param name="s">The characters to parse.</param>
+        /// <param name="style">The permitted format.</param>
+        /// <param name="provider">The culture-specific format.</param>
+        /// <param name="result">The number, when parsing succeeded.</param>
+        /// <returns><see langword="true"/> when parsing succeeded.</returns>
+        public static bool TryParse(ReadOnlySpan<char> s, System.Globalization.NumberStyles style, IFormatProvider? provider, out long result) =>
+            long.TryParse(s.ToString(), style, provider, out result);
+    }
+
+    extension<TSource>(IEnumerable<TSource> source)
+    {
+        /// <summary>Splits the elements into arrays of at most <paramref name="size"/> elements.</summary>
+        /// <param name="size">The largest chunk.</param>
+        /// <returns>The chunks, in order.</returns>
+        public IEnumerable<TSource[]> Chunk(int size)
+        {
+            ArgumentNullException.ThrowIfNull(source);
+            if (size < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(size), size, "The chunk size must be positive.");
+            }
+
+            return ChunkIterator(source, size);
+        }
+    }
+
     extension(ThreadPool)
     {
         /// <summary>Queues <paramref name="callBack"/> with <paramref name="state"/> to the thread pool without flowing the execution context.</summary>
@@ -93,7 +280,7 @@ internal static class PolyfillExtensions
         /// <param name="timeProvider">The clock.</param>
         /// <param name="cancellationToken">Cancels the delay.</param>
         /// <returns>The delay's task.</returns>
-        public static Task Delay(TimeSpan delay, TimeProvider timeProvider, CancellationToken cancellationToken) => timeProvider.Delay(delay, cancellationToken);
+        public static Task Delay(TimeSpan delay, TimeProvider timeProvider, CancellationToken cancellationToken = default) => timeProvider.Delay(delay, cancellationToken);
     }
 
     extension<TResult>(Task<TResult> task)
@@ -116,21 +303,13 @@ internal static class PolyfillExtensions
         /// <param name="timeSpan">The interval.</param>
         /// <param name="factor">The factor.</param>
         /// <returns>The product.</returns>
-        public static TimeSpan operator *(TimeSpan timeSpan, double factor)
-        {
-            if (double.IsNaN(factor))
-            {
-                throw new ArgumentException("The factor cannot be NaN.", nameof(factor));
-            }
-
-            return FromDoubleTicks(Math.Round(timeSpan.Ticks * factor));
-        }
+        public static TimeSpan operator *(TimeSpan timeSpan, double factor) => Multiply(timeSpan, factor);
 
         /// <summary>Multiplies a time interval by a factor (rounded to whole ticks).</summary>
         /// <param name="factor">The factor.</param>
         /// <param name="timeSpan">The interval.</param>
         /// <returns>The product.</returns>
-        public static TimeSpan operator *(double factor, TimeSpan timeSpan) => timeSpan * factor;
+        public static TimeSpan operator *(double factor, TimeSpan timeSpan) => Multiply(timeSpan, factor);
 
         /// <summary>Divides a time interval by a divisor (rounded to whole ticks).</summary>
         /// <param name="timeSpan">The interval.</param>
@@ -155,6 +334,20 @@ internal static class PolyfillExtensions
 
     extension<T>(Queue<T> queue)
     {
+        /// <summary>Gets the object at the beginning of the queue without removing it, if any.</summary>
+        /// <param name="result">The object.</param>
+        /// <returns><see langword="true"/> when the queue is not empty.</returns>
+        public bool TryPeek([MaybeNullWhen(false)] out T result)
+        {
+            if (queue.Count == 0)
+            {
+                result = default;
+                return false;
+            }
+
+            result = queue.Peek();
+            return true;
+        }
         /// <summary>Removes the object at the beginning of the queue, if any.</summary>
         /// <param name="result">The removed object.</param>
         /// <returns><see langword="true"/> when an object was removed.</returns>
@@ -192,6 +385,36 @@ internal static class PolyfillExtensions
         value = pair.Value;
     }
 
+    private static IEnumerable<TSource[]> ChunkIterator<TSource>(IEnumerable<TSource> source, int size)
+    {
+        var chunk = new List<TSource>(size);
+        foreach (var item in source)
+        {
+            chunk.Add(item);
+            if (chunk.Count == size)
+            {
+                yield return chunk.ToArray();
+                chunk.Clear();
+            }
+        }
+
+        if (chunk.Count > 0)
+        {
+            yield return chunk.ToArray();
+        }
+    }
+
+    // TimeSpan.Multiply as .NET implements it.
+    private static TimeSpan Multiply(TimeSpan timeSpan, double factor)
+    {
+        if (double.IsNaN(factor))
+        {
+            throw new ArgumentException("The factor cannot be NaN.", nameof(factor));
+        }
+
+        return FromDoubleTicks(Math.Round(timeSpan.Ticks * factor));
+    }
+
     // TimeSpan's own conversion of a double tick count (.NET's TimeSpan.IntervalFromDoubleTicks).
     private static TimeSpan FromDoubleTicks(double ticks)
     {
@@ -201,6 +424,20 @@ internal static class PolyfillExtensions
         }
 
         return ticks == long.MaxValue ? TimeSpan.MaxValue : new TimeSpan((long)ticks);
+    }
+
+    private static class HttpRequestExceptionStatus
+    {
+        public static readonly System.Reflection.PropertyInfo? Property = typeof(HttpRequestException).GetProperty("StatusCode");
+    }
+
+    private sealed class AsyncDisposableStream(Stream stream) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            stream.Dispose();
+            return default;
+        }
     }
 
     private sealed class WorkItem<TState>(Action<TState> callBack, TState state)
