@@ -47,6 +47,10 @@ public interface IRefreshingCache<T>
     /// <param name="rejectedValue">The value the upstream rejected.</param>
     /// <param name="cancellationToken">Cancels this caller's wait; the shared refresh goes on.</param>
     /// <returns>The replacement value.</returns>
+#if NETSTANDARD2_0
+    // netstandard2.0 has no default interface members: implementations provide it (both of ours do).
+    Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default);
+#else
     async Task<T> InvalidateAsync(T rejectedValue, CancellationToken cancellationToken = default)
     {
         Invalidate(rejectedValue);
@@ -57,6 +61,7 @@ public interface IRefreshingCache<T>
 
         return await RefreshAsync(cancellationToken).ConfigureAwait(false);
     }
+#endif
 
     /// <summary>
     /// Gets a snapshot of the cache's state: age, next refresh, failures and the last error.

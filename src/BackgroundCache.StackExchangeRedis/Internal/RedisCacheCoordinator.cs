@@ -58,6 +58,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         if (lease and lease ~= ARGV[1]) or (rec and ARGV[3] ~= storedText) then
           if rec and ARGV[8] == 'fetch' then
             redis.call('HSET', KEYS[3], ARGV[2], storedText)
+            if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('SET', KEYS[4], ARGV[10]) end
             local gen = redis.call('INCR', KEYS[4])
             redis.call('PUBLISH', ARGV[6], 'f|' .. storedText .. '|' .. gen .. '|' .. ARGV[2])
           end
@@ -76,6 +77,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         local versionText = string.format('%.0f', version)
         redis.call('HSET', KEYS[2], ARGV[2], versionText .. '|' .. ARGV[4] .. '|' .. ARGV[5])
         redis.call('HDEL', KEYS[3], ARGV[2])
+        if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('SET', KEYS[4], ARGV[10]) end
         local gen = redis.call('INCR', KEYS[4])
         redis.call('PUBLISH', ARGV[6], 'v|' .. versionText .. '|' .. gen .. '|' .. ARGV[2])
         return version
@@ -84,6 +86,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private const string RemoveScript = """
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
+        if redis.call('EXISTS', KEYS[3]) == 0 then redis.call('SET', KEYS[3], ARGV[3]) end
         local gen = redis.call('INCR', KEYS[3])
         redis.call('PUBLISH', ARGV[2], 'd|0|' .. gen .. '|' .. ARGV[1])
         return 1
@@ -280,7 +283,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                     throw new RedisCoordinationException($"Cache '{_name}': the instance that leads did not answer a refresh request within FetchTimeout + 2 × LeaseDuration (real time).");
                 }
 
-                var wait = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, (_options.LeaseDuration / 3).TotalSeconds));
+                var wait = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3).TotalSeconds));
                 await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false);
             }
         }
@@ -298,7 +301,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         {
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             Count();
-            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey], [key, _channelName]).ConfigureAwait(false);
+            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey], [key, _channelName, NewGenerationBase()]).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -393,6 +396,15 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             await connection.GetSubscriber().UnsubscribeAsync(_channel, _onMessage).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Where the write counter starts when the store has none (first write, or after a data loss): a random point, so a
+    /// counter re-created after a loss never retraces the numbers instances saw before it (a poll would then think it
+    /// had seen every write).
+    /// </summary>
+#pragma warning disable CA5394 // No security decision depends on it.
+    private static long NewGenerationBase() => Random.Shared.Next(1, int.MaxValue) * 10_000L; // below 1e14: Lua prints it whole
+#pragma warning restore CA5394
 
     private static bool IsRedisFailure(Exception ex) => ex is RedisException or RedisTimeoutException or RedisConnectionException or TimeoutException;
 
@@ -531,7 +543,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         return (long)await db.ScriptEvaluateAsync(
             WriteScript,
             [_leaseKey, _valuesKey, _suspectKey, _genKey],
-            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion]).ConfigureAwait(false);
+            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion, NewGenerationBase()]).ConfigureAwait(false);
     }
 
     /// <summary>Adopts the stored value of an entry when Redis holds a version this instance has not seen.</summary>
@@ -602,7 +614,7 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private async Task RenewLoopAsync(CancellationToken stoppingToken)
     {
         // Real time: Redis measures the lease on its own clock.
-        using var timer = new PeriodicTimer(_options.LeaseDuration / 3, TimeProvider.System);
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3), TimeProvider.System);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
@@ -645,7 +657,11 @@ internal sealed class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             while (!stoppingToken.IsCancellationRequested)
             {
                 Work? work = null;
+#if NETSTANDARD2_0
+                using (var poll = _time.CreateCancellationTokenSource(_options.PollInterval))
+#else
                 using (var poll = new CancellationTokenSource(_options.PollInterval, _time))
+#endif
                 using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, poll.Token))
                 {
                     try

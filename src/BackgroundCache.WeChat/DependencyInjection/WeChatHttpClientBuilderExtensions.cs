@@ -51,7 +51,7 @@ public static class WeChatHttpClientBuilderExtensions
 
     /// <summary>
     /// Adds a handler that puts the current <c>authorizer_access_token</c> of the authorizer named in each request's
-    /// options (<see cref="WeChatOpenPlatform.AuthorizerAppIdOption"/>) into its <c>access_token</c> query parameter, so one
+    /// options (<see cref="SetWeChatAuthorizer"/>) into its <c>access_token</c> query parameter, so one
     /// client calls WeChat's APIs on behalf of any account of the platform <paramref name="name"/>; when WeChat answers
     /// 40001, 40014 or 42001, it invalidates that token (one refresh however many requests failed) and retries once.
     /// </summary>
@@ -60,7 +60,7 @@ public static class WeChatHttpClientBuilderExtensions
     /// <returns>The <see cref="IHttpClientBuilder"/> so that additional calls can be chained.</returns>
     /// <example><code>
     /// using var request = new HttpRequestMessage(HttpMethod.Get, "cgi-bin/get_current_selfmenu_info");
-    /// request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, "wx-authorizer-appid");
+    /// request.SetWeChatAuthorizer("wx-authorizer-appid");
     /// using var response = await client.SendAsync(request);
     /// </code></example>
     public static IHttpClientBuilder AddWeChatAuthorizerAccessTokenHandler(this IHttpClientBuilder builder, string name)
@@ -71,10 +71,37 @@ public static class WeChatHttpClientBuilderExtensions
         {
             var set = sp.GetRequiredKeyedService<IRefreshingCacheSet<string, AccessToken>>(name);
             return new WeChatAccessTokenHandler(
-                request => request.Options.TryGetValue(WeChatOpenPlatform.AuthorizerAppIdOption, out var appId) && !string.IsNullOrEmpty(appId)
+                request => GetWeChatAuthorizer(request) is { Length: > 0 } appId
                     ? (new AuthorizerTokenView(set, appId), $"{name}[{appId}]")
-                    : throw new InvalidOperationException($"The request has no authorizer: set request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, appId) for a client with AddWeChatAuthorizerAccessTokenHandler(\"{name}\")."),
+                    : throw new InvalidOperationException($"The request has no authorizer: call request.SetWeChatAuthorizer(appId) (option {WeChatOpenPlatform.AuthorizerAppIdOption}) for a client with AddWeChatAuthorizerAccessTokenHandler(\"{name}\")."),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeChat"));
         });
+    }
+
+    /// <summary>
+    /// Names the authorizer (its AppId) whose token <c>AddWeChatAuthorizerAccessTokenHandler</c> attaches to this request.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="authorizerAppId">The authorizer's AppId.</param>
+    /// <returns>The <paramref name="request"/> so that additional calls can be chained.</returns>
+    public static HttpRequestMessage SetWeChatAuthorizer(this HttpRequestMessage request, string authorizerAppId)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(authorizerAppId);
+#if NETSTANDARD2_0
+        request.Properties[WeChatOpenPlatform.AuthorizerAppIdOption] = authorizerAppId;
+#else
+        request.Options.Set(new HttpRequestOptionsKey<string>(WeChatOpenPlatform.AuthorizerAppIdOption), authorizerAppId);
+#endif
+        return request;
+    }
+
+    private static string? GetWeChatAuthorizer(HttpRequestMessage request)
+    {
+#if NETSTANDARD2_0
+        return request.Properties.TryGetValue(WeChatOpenPlatform.AuthorizerAppIdOption, out var value) ? value as string : null;
+#else
+        return request.Options.TryGetValue(new HttpRequestOptionsKey<string>(WeChatOpenPlatform.AuthorizerAppIdOption), out var value) ? value : null;
+#endif
     }
 }

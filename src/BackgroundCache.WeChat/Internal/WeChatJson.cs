@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 
 namespace BackgroundCache.WeChat.Internal;
 
@@ -71,7 +70,7 @@ internal static class WeChatJson
             throw WeChatErrors.HttpFailure(appId, answer.Status, DescribeBody(answer.MediaType, answer.Body));
         }
 
-        if (!Utf8.IsValid(answer.Body))
+        if (!IsValidUtf8(answer.Body))
         {
             // System.Text.Json reads such a body but throws InvalidOperationException when a string is read from it.
             throw WeChatErrors.InvalidResponse(appId, $"{DescribeBody(answer.MediaType, answer.Body)} that is not valid UTF-8", answer.Status);
@@ -100,7 +99,7 @@ internal static class WeChatJson
     /// <summary>Parses a JSON object, or returns null when the body is not one (invalid UTF-8 included).</summary>
     public static JsonDocument? TryParse(byte[] body)
     {
-        if (!Utf8.IsValid(body))
+        if (!IsValidUtf8(body))
         {
             return null;
         }
@@ -222,5 +221,22 @@ internal static class WeChatJson
         }
 
         return (text, seconds, null);
+    }
+
+    private static bool IsValidUtf8(byte[] bytes)
+    {
+#if NETSTANDARD2_0
+        try
+        {
+            _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(bytes);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            return false;
+        }
+#else
+        return System.Text.Unicode.Utf8.IsValid(bytes);
+#endif
     }
 }

@@ -22,8 +22,15 @@ internal static class WeChatMessageCrypto
             return null;
         }
 
-        var buffer = new byte[33];
-        return Convert.TryFromBase64String(encodingAesKey + "=", buffer, out var written) && written == 32 ? buffer[..32] : null;
+        try
+        {
+            var key = Convert.FromBase64String(encodingAesKey + "=");
+            return key.Length == 32 ? key : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     public static string ComputeSignature(string token, string timestamp, string nonce, string encrypted)
@@ -39,7 +46,7 @@ internal static class WeChatMessageCrypto
     {
         var expected = Encoding.ASCII.GetBytes(ComputeSignature(token, timestamp, nonce, encrypted));
         var given = Encoding.ASCII.GetBytes(signature.ToLowerInvariant());
-        return CryptographicOperations.FixedTimeEquals(expected, given);
+        return FixedTimeEquals(expected, given);
     }
 
     /// <summary>Decrypts a message; returns null with the reason when it is not a well-formed WeChat ciphertext.</summary>
@@ -64,10 +71,14 @@ internal static class WeChatMessageCrypto
         using (var aes = Aes.Create())
         {
             aes.Key = key;
-            plain = aes.DecryptCbc(cipher, key.AsSpan(0, 16), PaddingMode.None);
+            aes.IV = key.AsSpan(0, 16).ToArray();
+            aes.Mode = CipherMode.CBC;
+            aes.Padding = PaddingMode.None; // WeChat pads to 32 bytes (PKCS#7 with a 32-byte block): checked below
+            using var decryptor = aes.CreateDecryptor();
+            plain = decryptor.TransformFinalBlock(cipher, 0, cipher.Length);
         }
 
-        int pad = plain[^1];
+        int pad = plain[plain.Length - 1];
         if (pad is < 1 or > PadBlock || pad > plain.Length)
         {
             return (null, null, "the padding is invalid (wrong EncodingAESKey?)");
@@ -88,13 +99,31 @@ internal static class WeChatMessageCrypto
         try
         {
             var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
-            var message = strict.GetString(content.Slice(20, length));
-            var appId = strict.GetString(content[(20 + length)..]);
+            var bytes = content.ToArray();
+            var message = strict.GetString(bytes, 20, length);
+            var appId = strict.GetString(bytes, 20 + length, bytes.Length - 20 - length);
             return (message, appId, null);
         }
         catch (DecoderFallbackException)
         {
             return (null, null, "the plaintext is not UTF-8 (wrong EncodingAESKey?)");
         }
+    }
+
+    /// <summary>Compares in time that depends on the length only (CryptographicOperations.FixedTimeEquals, on every target).</summary>
+    private static bool FixedTimeEquals(byte[] left, byte[] right)
+    {
+        if (left.Length != right.Length)
+        {
+            return false;
+        }
+
+        var difference = 0;
+        for (var i = 0; i < left.Length; i++)
+        {
+            difference |= left[i] ^ right[i];
+        }
+
+        return difference == 0;
     }
 }

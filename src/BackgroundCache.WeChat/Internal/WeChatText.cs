@@ -42,7 +42,7 @@ internal static partial class WeChatText
             cut--;
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{text.AsSpan(0, cut)}… ({text.Length - cut} more characters)");
+        return string.Concat(text.Substring(0, cut), "… (", (text.Length - cut).ToString(CultureInfo.InvariantCulture), " more characters)");
     }
 
     /// <summary>
@@ -99,7 +99,7 @@ internal static partial class WeChatText
             Uri.EscapeDataString(secret),
             WebUtility.UrlEncode(secret),
             WebUtility.HtmlEncode(secret),
-            Convert.ToHexString(bytes),
+            Convert.ToHexString(bytes, 0, bytes.Length),
             Convert.ToBase64String(bytes),
             Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_'),
             secret,
@@ -138,7 +138,16 @@ internal static partial class WeChatText
         return current.Contains(secret, StringComparison.OrdinalIgnoreCase);
     }
 
+    private const string DelimitersPattern = @"([\s,;&=""'()<>\[\]{}|]+)";
+
+#if NETSTANDARD2_0
+    private static readonly Regex DelimitersRegex = new(DelimitersPattern, RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromSeconds(1));
+
     /// <summary>Splits text into words, keeping the delimiters (whitespace, punctuation that ends a value in a query or JSON).</summary>
-    [GeneratedRegex(@"([\s,;&=""'()<>\[\]{}|]+)", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
+    private static Regex Delimiters() => DelimitersRegex;
+#else
+    /// <summary>Splits text into words, keeping the delimiters (whitespace, punctuation that ends a value in a query or JSON).</summary>
+    [GeneratedRegex(DelimitersPattern, RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 1000)]
     private static partial Regex Delimiters();
+#endif
 }

@@ -19,10 +19,11 @@ public sealed class WeChatOpenPlatform
     public const int MaxEventBodyBytes = 64 * 1024;
 
     /// <summary>
-    /// The request option that names the authorizer whose token <c>AddWeChatAuthorizerAccessTokenHandler(name)</c> attaches:
-    /// <c>request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, appId)</c>.
+    /// The name of the request option (request property on .NET Framework) that names the authorizer whose token
+    /// <c>AddWeChatAuthorizerAccessTokenHandler(name)</c> attaches; set it with
+    /// <c>request.SetWeChatAuthorizer(appId)</c>.
     /// </summary>
-    public static readonly HttpRequestOptionsKey<string> AuthorizerAppIdOption = new("BackgroundCache.WeChat.AuthorizerAppId");
+    public const string AuthorizerAppIdOption = "BackgroundCache.WeChat.AuthorizerAppId";
 
     /// <summary>How long handling a push waits for the fetch it started.</summary>
     private static readonly TimeSpan PushWaitLimit = TimeSpan.FromSeconds(3);

@@ -62,6 +62,6 @@ internal sealed class RefreshingCacheHealthCheck<T>(IRefreshingCache<T> cache, T
     internal static string DescribeError(Exception error)
     {
         var text = $"{error.GetType().Name}: {error.Message}";
-        return text.Length <= MaxErrorLength ? text : $"{text.AsSpan(0, MaxErrorLength)}… ({text.Length - MaxErrorLength} more characters)";
+        return text.Length <= MaxErrorLength ? text : $"{text.Substring(0, MaxErrorLength)}… ({text.Length - MaxErrorLength} more characters)";
     }
 }

@@ -429,7 +429,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         foreach (var appId in new[] { "wxper0000000000001", "wxper0000000000002" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "cgi-bin/getcallbackip");
-            request.Options.Set(WeChatOpenPlatform.AuthorizerAppIdOption, appId);
+            request.SetWeChatAuthorizer(appId);
             using var response = await client.SendAsync(request);
             (await response.Content.ReadAsStringAsync()).Should().Contain("ip_list");
             seen.Add(System.Web.HttpUtility.ParseQueryString(request.RequestUri!.Query)["access_token"]!);
@@ -443,7 +443,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         h.Authorizers.TryGetValue("wxper0000000000001", out var first).Should().BeTrue();
         h.Authorizers.TryGetValue("wxper0000000000002", out var second).Should().BeTrue();
         seen.Should().Equal(first!.Value, second!.Value);
-        (await send.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("AuthorizerAppIdOption");
+        (await send.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("SetWeChatAuthorizer");
     }
 
     [Fact]

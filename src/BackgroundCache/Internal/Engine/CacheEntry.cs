@@ -786,7 +786,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         var engine = _engine;
 
         // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
+#if NETSTANDARD2_0
+        var timeout = engine.Time.CreateCancellationTokenSource(options.FetchTimeout);
+#else
         var timeout = new CancellationTokenSource(options.FetchTimeout, engine.Time);
+#endif
         var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         Task<TResult> fetch;
         try
