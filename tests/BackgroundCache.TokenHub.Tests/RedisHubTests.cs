@@ -65,6 +65,25 @@ public sealed class RedisHubTests : IAsyncLifetime
         _emulator.TokenCalls.Should().Be(3);
     }
 
+    [SkippableFact]
+    public async Task TwoHubsOnOneRedis_ShareTheJsApiTicket_OneTicketCall()
+    {
+        _redis = await RedisServer.StartAsync();
+        var settings = HubHost.TwoAppsThreeClients(_emulator);
+        settings["TokenHub:Apps:a:JsApiTicket"] = "true";
+        settings["TokenHub:Redis"] = _redis.Configuration;
+        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
+        var first = await StartHubAsync(settings);
+        var second = await StartHubAsync(settings);
+
+        var fromFirst = (await first.GetJsonAsync("tickets/a", "key-a")).GetRawText();
+        var fromSecond = (await second.GetJsonAsync("tickets/a", "key-a")).GetRawText();
+
+        fromSecond.Should().Be(fromFirst, "the ticket is coordinated like the token: one refresher for both hubs");
+        _emulator.TicketCalls.Should().Be(1);
+        (await first.GetJsonAsync("health", null)).GetRawText().Should().Contain("backgroundcache-redis:a");
+    }
+
     private async Task<HubHost> StartHubAsync(Dictionary<string, string?> settings)
     {
         var hub = await HubHost.StartAsync(settings, _time);

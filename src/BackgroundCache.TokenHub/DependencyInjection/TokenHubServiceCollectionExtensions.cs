@@ -78,8 +78,7 @@ public static class TokenHubServiceCollectionExtensions
             services.AddOptions<RefreshingCacheOptions>(name).Bind(app.GetSection("Cache"));
             if (redis is not null)
             {
-                // Only the token: a hub fetches the app's JS-SDK ticket with the shared token itself (Redis coordination is
-                // configured per cache name, which the token and its ticket share).
+                // The token and (below) the JS-SDK ticket: one refresher each across the hubs on this Redis.
                 token.UseRedisCoordination(o =>
                 {
                     o.Configuration = redis;
@@ -89,7 +88,15 @@ public static class TokenHubServiceCollectionExtensions
 
             if (registry.HasTicket(name))
             {
-                services.AddWeChatJsApiTicket(name).WithHealthCheck($"jsapi_ticket:{name}");
+                var ticket = services.AddWeChatJsApiTicket(name).WithHealthCheck($"jsapi_ticket:{name}");
+                if (redis is not null)
+                {
+                    ticket.UseRedisCoordination(o =>
+                    {
+                        o.Configuration = redis;
+                        o.KeyPrefix = snapshot.RedisKeyPrefix;
+                    });
+                }
             }
         }
 

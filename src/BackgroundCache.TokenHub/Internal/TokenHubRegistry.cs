@@ -26,6 +26,12 @@ internal sealed class TokenHubRegistry
     /// <summary>The health checks that belong to the hub (its /health lists these, not the rest of a host's).</summary>
     public bool IsHubHealthCheck(string name)
     {
+        const string TicketSuffix = ":" + nameof(BackgroundCache.WeChat.WeChatJsApiTicket); // the Redis check of an app's ticket
+        if (name.StartsWith("backgroundcache-redis:", StringComparison.Ordinal) && name.EndsWith(TicketSuffix, StringComparison.Ordinal))
+        {
+            name = name[..^TicketSuffix.Length];
+        }
+
         var colon = name.IndexOf(':', StringComparison.Ordinal);
         return colon > 0 && IsApp(name[(colon + 1)..]) && name[..colon] is "token" or "jsapi_ticket" or "backgroundcache-redis";
     }
