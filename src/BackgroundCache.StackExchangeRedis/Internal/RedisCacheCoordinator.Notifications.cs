@@ -35,8 +35,11 @@ internal sealed partial class RedisCacheCoordinator<T>
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e) =>
         MarkDown(e.Exception ?? new RedisConnectionException(e.FailureType, $"Connection to {e.EndPoint} failed ({e.FailureType})."));
 
-    // Back online: poll at once, so instances converge without waiting for the poll interval.
+    // Back online (or another server now the primary): poll at once, so instances converge, and Redis is repaired, without
+    // waiting for the poll interval.
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _work.Writer.TryWrite(new Work(null, null));
+
+    private void OnConfigurationChanged(object? sender, EndPointEventArgs e) => _work.Writer.TryWrite(new Work(null, null));
 
     private async Task HandleAsync(string message)
     {
@@ -52,17 +55,14 @@ internal sealed partial class RedisCacheCoordinator<T>
         switch (message[0])
         {
             case 'v' or 'f' or 'd':
-                // Writes: {kind}|{version}|{write number}|{key}.
+                // Writes: {kind}|{version}|{write number}:{write id}|{key}.
                 var third = key.IndexOf('|', StringComparison.Ordinal);
-                if (third < 0 || !long.TryParse(key.AsSpan(0, third), NumberStyles.None, CultureInfo.InvariantCulture, out var gen))
+                if (third < 0 || !TryParseWrite(key[..third], out var gen, out var writeId))
                 {
                     return;
                 }
 
-                lock (_seenGens)
-                {
-                    _seenGens.Add(gen);
-                }
+                SawWrite(gen, writeId);
 
                 await OnStoreChangedAsync(values, message[0], version, key[(third + 1)..]).ConfigureAwait(false);
                 break;
@@ -71,6 +71,15 @@ internal sealed partial class RedisCacheCoordinator<T>
                 break;
             case 'r' or 'i':
                 await OnRequestAsync(values, message[0] == 'i', version, key).ConfigureAwait(false);
+                break;
+            case 'c':
+                // The leader confirmed the version named within InvalidationCooldown: a report against it is answered.
+                if (_keys.TryGetValue(key, out var confirmed))
+                {
+                    confirmed.Confirmed = new Confirmation(Stopwatch.GetTimestamp(), version);
+                    confirmed.Signal();
+                }
+
                 break;
             case 'e':
                 var separator = key.LastIndexOf('|');
@@ -110,7 +119,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         {
             if ((entry.Current?.Version ?? 0) < version)
             {
-                await TryAdoptAsync(await GetDatabaseAsync().ConfigureAwait(false), entry, force: false).ConfigureAwait(false);
+                await TryAdoptAsync(await GetDatabaseAsync().ConfigureAwait(false), entry).ConfigureAwait(false);
             }
         }
 
@@ -149,9 +158,14 @@ internal sealed partial class RedisCacheCoordinator<T>
                 Count();
                 await db.PublishAsync(_channel, $"a|{current.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
             }
+            else if (stored.Value.Version < current.Version)
+            {
+                // Redis lost the write that the requester missed too: write it back (every instance adopts it).
+                await RepairAsync(db, entry, stored.Value.Version).ConfigureAwait(false);
+            }
             else
             {
-                Adopt(entry, stored, force: true);
+                Adopt(entry, stored);
                 Count();
                 await db.PublishAsync(_channel, $"a|{stored.Value.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
             }
@@ -159,7 +173,15 @@ internal sealed partial class RedisCacheCoordinator<T>
             return;
         }
 
-        if (rejected && valid)
+        if (rejected && valid && current!.AnswersReport && _time.GetUtcNow() - current.FetchedAt < values.Options.InvalidationCooldown)
+        {
+            // The upstream answered a report with this value moments ago: it stands (InvalidationCooldown); the requester
+            // learns so at once instead of waiting for a change that will not come.
+            Count();
+            await db.PublishAsync(_channel, $"c|{current.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+            entry.Invalidate(current.Value); // logs the report within the cooldown
+        }
+        else if (rejected && valid)
         {
             entry.Invalidate(current!.Value);
         }

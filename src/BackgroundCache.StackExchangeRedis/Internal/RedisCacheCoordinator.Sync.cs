@@ -81,11 +81,37 @@ internal sealed partial class RedisCacheCoordinator<T>
     private async Task ReadGenerationAsync(IDatabase db)
     {
         Count();
-        var gen = await db.StringGetAsync(_genKey).ConfigureAwait(false);
-        lock (_seenGens)
+        var text = (string?)await db.StringGetAsync(_genKey).ConfigureAwait(false);
+        lock (_seenWrites)
         {
-            _lastGen = gen.TryParse(out long value) ? value : -1;
-            _seenGens.Clear();
+            (_lastGen, _lastWriteId) = text is not null && TryParseWrite(text, out var gen, out var writeId) ? (gen, writeId) : (-1L, string.Empty);
+            _seenWrites.Clear();
+            _writesLost = false;
+        }
+    }
+
+    /// <summary>Parses a write's <c>{count}:{id}</c> (a counter written before write ids existed has no id).</summary>
+    private static bool TryParseWrite(string text, out long gen, out string writeId)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        writeId = colon < 0 ? string.Empty : text[(colon + 1)..];
+        return long.TryParse(colon < 0 ? text : text[..colon], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out gen);
+    }
+
+    /// <summary>
+    /// Notes a write's notification. A write number seen before with another id, or the number of the last poll with
+    /// another id, means that Redis lost writes and counted again from an older state (a restore, a failover).
+    /// </summary>
+    private void SawWrite(long gen, string writeId)
+    {
+        lock (_seenWrites)
+        {
+            if ((_seenWrites.TryGetValue(gen, out var seen) && seen != writeId) || (gen == _lastGen && writeId != _lastWriteId))
+            {
+                _writesLost = true;
+            }
+
+            _seenWrites[gen] = writeId;
         }
     }
 
@@ -99,8 +125,12 @@ internal sealed partial class RedisCacheCoordinator<T>
         var db = await GetDatabaseAsync().ConfigureAwait(false);
         Count();
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(PollScript, [_genKey, _suspectKey, _leaseKey]).ConfigureAwait(false))!;
-        MarkUp();
-        var gen = long.Parse((string)result[0]!, CultureInfo.InvariantCulture);
+        MarkScriptsUp();
+        if (!TryParseWrite((string)result[0]!, out var gen, out var writeId))
+        {
+            gen = -1;
+        }
+
         var suspects = (long)result[1];
         var holder = (string?)result[2];
         if (holder == _owner)
@@ -113,14 +143,33 @@ internal sealed partial class RedisCacheCoordinator<T>
         }
 
         var values = Values;
-        // In sync when every write since the last poll was notified here: each write's notification carries its number.
+        // In sync when every write since the last poll was notified here (each write's notification carries its number and
+        // id) and Redis still holds the last of them: a counter restored from an older state (a snapshot restore, a replica
+        // that missed writes promoted) holds another id, or a lower number than writes already seen.
         bool inSync;
-        lock (_seenGens)
+        lock (_seenWrites)
         {
             var lastGen = _lastGen;
-            inSync = gen >= 0 && lastGen >= 0 && gen >= lastGen && _seenGens.Count(g => g > lastGen && g <= gen) == gen - lastGen;
-            _seenGens.RemoveWhere(g => g <= gen);
+            inSync = !_writesLost && gen >= 0 && lastGen >= 0 && gen >= lastGen
+                && !_seenWrites.Keys.Any(g => g > gen)
+                && (gen == lastGen
+                    ? writeId == _lastWriteId
+                    : _seenWrites.Count(w => w.Key > lastGen && w.Key <= gen) == gen - lastGen && _seenWrites[gen] == writeId);
+            if (inSync)
+            {
+                foreach (var old in _seenWrites.Keys.Where(g => g <= gen).ToList())
+                {
+                    _seenWrites.Remove(old);
+                }
+            }
+            else
+            {
+                _seenWrites.Clear();
+            }
+
             _lastGen = gen;
+            _lastWriteId = writeId;
+            _writesLost = false;
         }
 
         var unsynced = _keys.Any(k => k.Value.Unsynced is not null);
@@ -139,6 +188,7 @@ internal sealed partial class RedisCacheCoordinator<T>
     {
         var entries = values.Entries.ToList();
         var missing = new List<ICoordinatedEntry<T>>();
+        var older = new List<(ICoordinatedEntry<T> Entry, long StoredVersion)>();
         foreach (var chunk in entries.Chunk(ResyncChunk))
         {
             Count();
@@ -150,11 +200,18 @@ internal sealed partial class RedisCacheCoordinator<T>
                 {
                     missing.Add(chunk[i]);
                 }
-                else
+                else if (Adopt(chunk[i], record))
                 {
-                    Adopt(chunk[i], record, force: true);
+                    older.Add((chunk[i], record.Value.Version));
                 }
             }
+        }
+
+        // Redis holds an older value than this instance serves (writes lost by a failover or a restore): write the served
+        // value back, never adopt the older one (the upstream may have condemned it).
+        foreach (var (entry, storedVersion) in older)
+        {
+            await RepairAsync(db, entry, storedVersion).ConfigureAwait(false);
         }
 
         // Redis lost values this instance holds (FLUSHALL, eviction, an empty restart): the leader, or whoever takes the
@@ -180,7 +237,7 @@ internal sealed partial class RedisCacheCoordinator<T>
             }
 
             state.Unsynced = null;
-            var version = await WriteAsync(db, entry.CoordinationKey, pending.Data, pending.ExpiresAt, pending.Expected, "fetch").ConfigureAwait(false);
+            var version = await WriteAsync(db, entry.CoordinationKey, pending.Data, pending.ExpiresAt, pending.Expected, "fetch", floor: Floor(entry, state)).ConfigureAwait(false);
             if (version > 0)
             {
                 state.Saw(version);

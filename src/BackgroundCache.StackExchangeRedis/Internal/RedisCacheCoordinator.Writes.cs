@@ -62,7 +62,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         long version;
         try
         {
-            version = await WriteAsync(db, entry.CoordinationKey, data, expiresAt, expected, "fetch").ConfigureAwait(false);
+            version = await WriteAsync(db, entry.CoordinationKey, data, expiresAt, expected, "fetch", floor: Floor(entry, state)).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -85,7 +85,18 @@ internal sealed partial class RedisCacheCoordinator<T>
         // the leader refreshes it; until then every instance serves the stored value.
         SetLeader(false);
         Log.FencedWrite(_logger, _name, entry.CoordinationKey);
-        var stored = await ReadAsync(db, entry.CoordinationKey).ConfigureAwait(false);
+        RedisRecord? stored;
+        try
+        {
+            stored = await ReadAsync(db, entry.CoordinationKey).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            // Never a reason to call the upstream again: the fetched value is served until the leader's refresh lands.
+            MarkDown(ex);
+            return new CoordinatedResult<T>(value, null, true);
+        }
+
         if (IsUsable(stored))
         {
             state.Saw(stored!.Value.Version);
@@ -95,27 +106,42 @@ internal sealed partial class RedisCacheCoordinator<T>
         return new CoordinatedResult<T>(value, null, true);
     }
 
-    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode, long keepVersion = 0)
+    /// <summary>The highest version this instance knows for a key: a new version is written above it.</summary>
+    private static long Floor(ICoordinatedEntry<T> entry, KeyState state) => Math.Max(Interlocked.Read(ref state.Known), entry.Current?.Version ?? 0);
+
+    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode, long keepVersion = 0, long floor = 0)
     {
         Count();
-        return (long)await db.ScriptEvaluateAsync(
+        var version = (long)await db.ScriptEvaluateAsync(
             WriteScript,
             [_leaseKey, _valuesKey, _suspectKey, _genKey],
-            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion, NewGenerationBase()]).ConfigureAwait(false);
+            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion, NewGenerationBase(), NewWriteId(), floor]).ConfigureAwait(false);
+        MarkScriptsUp();
+        return version;
     }
 
-    /// <summary>Adopts the stored value of an entry when Redis holds a version this instance has not seen.</summary>
-    private async Task TryAdoptAsync(IDatabase db, ICoordinatedEntry<T> entry, bool force)
+    /// <summary>
+    /// Adopts the stored value of an entry when Redis holds a newer version than the one served, and writes the served
+    /// value back when Redis holds an older one (writes lost by a failover or a restore).
+    /// </summary>
+    private async Task TryAdoptAsync(IDatabase db, ICoordinatedEntry<T> entry)
     {
         var stored = await ReadAsync(db, entry.CoordinationKey).ConfigureAwait(false);
-        Adopt(entry, stored, force);
+        if (Adopt(entry, stored))
+        {
+            await RepairAsync(db, entry, stored!.Value.Version).ConfigureAwait(false);
+        }
     }
 
-    private void Adopt(ICoordinatedEntry<T> entry, RedisRecord? stored, bool force)
+    /// <summary>
+    /// Adopts a stored value newer than the one served. Never adopts an older one: returns true when Redis holds a version
+    /// older than the one served (and no write of this instance is pending), so the caller writes the served value back.
+    /// </summary>
+    private bool Adopt(ICoordinatedEntry<T> entry, RedisRecord? stored)
     {
         if (!IsUsable(stored))
         {
-            return;
+            return false;
         }
 
         var record = stored!.Value;
@@ -123,29 +149,52 @@ internal sealed partial class RedisCacheCoordinator<T>
         if (state.Unsynced is { } unsynced && record.SameData(unsynced.Data))
         {
             state.Unsynced = null; // the write whose outcome was unknown did land
-            force = true;
         }
 
-        var served = entry.Current?.Version ?? 0;
+        var current = entry.Current;
+        var served = current?.Version ?? 0;
         if (record.Version == served)
         {
             state.Saw(record.Version);
-            return;
+            return false;
         }
 
-        // Newer than served: adopt. Older: only when the store changed since this instance last saw it (Redis is the
-        // reference, e.g. a failover to a replica whose clock is behind), never because of a late read.
-        var storeChanged = record.Version != Interlocked.Read(ref state.Known);
-        if (record.Version > served || (force && storeChanged))
+        if (record.Version > served)
         {
             var value = _serializer.Deserialize(record.Data.ToArray());
             state.Saw(record.Version);
-            entry.PublishShared(value, Values.GetExpiresAt(value), record.Version, force: record.Version < served);
+            entry.PublishShared(value, Values.GetExpiresAt(value), record.Version, force: false);
             Log.Adopted(_logger, _name, entry.CoordinationKey, record.Version);
+            state.Signal();
+            return false;
         }
 
         state.Signal();
+        return state.Unsynced is null && IsServable(current);
     }
+
+    /// <summary>Writes the served value back over an older stored version (no upstream call); every instance adopts it.</summary>
+    private async Task RepairAsync(IDatabase db, ICoordinatedEntry<T> entry, long storedVersion)
+    {
+        if (entry.Current is not { } current || !IsServable(current))
+        {
+            return;
+        }
+
+        var version = await WriteAsync(db, entry.CoordinationKey, _serializer.Serialize(current.Value), current.ExpiresAt, storedVersion, "repair", current.Version).ConfigureAwait(false);
+        if (version > 0)
+        {
+            State(entry.CoordinationKey).Saw(version);
+            Log.Repaired(_logger, _name, entry.CoordinationKey, storedVersion, version);
+        }
+        else
+        {
+            // Redis changed meanwhile: take what it holds now if it is newer.
+            Adopt(entry, await ReadAsync(db, entry.CoordinationKey).ConfigureAwait(false));
+        }
+    }
+
+    private bool IsServable(CacheSnapshot<T>? snapshot) => snapshot is not null && (snapshot.ExpiresAt is not { } e || e > _time.GetUtcNow());
 
     private async Task RestoreAsync(IDatabase db, ICoordinatedEntry<T> entry)
     {
@@ -164,7 +213,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         }
         else
         {
-            await TryAdoptAsync(db, entry, force: true).ConfigureAwait(false);
+            await TryAdoptAsync(db, entry).ConfigureAwait(false);
         }
     }
 }

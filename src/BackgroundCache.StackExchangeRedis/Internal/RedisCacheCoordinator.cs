@@ -54,8 +54,10 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private IConnectionMultiplexer? _connection;
     private Task _renewLoop = Task.CompletedTask;
     private Task _workLoop = Task.CompletedTask;
-    private readonly HashSet<long> _seenGens = [];
+    private readonly Dictionary<long, string> _seenWrites = [];
     private long _lastGen = -1;
+    private string _lastWriteId = string.Empty;
+    private bool _writesLost;
     private long _messagesReceived;
     private long _commands;
     private int _subscribeStarted;
@@ -81,7 +83,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         _connections = connections;
         _metrics = metrics;
         _serializer = serializer;
-        var prefix = options.KeyPrefix + (storeName ?? name);
+        var prefix = RedisKeyNames.Registration(options.KeyPrefix, storeName ?? name);
         _leaseKey = prefix + ":lease";
         _valuesKey = prefix + ":values";
         _suspectKey = prefix + ":suspect";
@@ -116,6 +118,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         _connection = await _connections.GetAsync(_options).ConfigureAwait(false);
         _connection.ConnectionFailed += OnConnectionFailed;
         _connection.ConnectionRestored += OnConnectionRestored;
+        _connection.ConfigurationChanged += OnConfigurationChanged;
         await SubscribeOnceAsync(_connection).ConfigureAwait(false);
         try
         {
@@ -124,7 +127,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             await ReadGenerationAsync(db).ConfigureAwait(false);
             foreach (var entry in values.Entries)
             {
-                await TryAdoptAsync(db, entry, force: false).ConfigureAwait(false);
+                await TryAdoptAsync(db, entry).ConfigureAwait(false);
             }
 
             MarkUp();
@@ -140,6 +143,31 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
     public async ValueTask<CoordinatedResult<T>> RefreshAsync(ICoordinatedEntry<T> entry, Func<CancellationToken, ValueTask<T>> fetch, bool forced, T? rejected, long decidedOnVersion, CancellationToken cancellationToken)
     {
+        // A requested refresh (a caller waits for it) rides out a reconnect (Redis restarting, a failover) for up to
+        // FetchTimeout of real time before the outage policy applies; a scheduled one falls back at once and retries later.
+        var reconnectDeadline = Stopwatch.GetTimestamp() + (long)(Values.Options.FetchTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            Exception failure;
+            try
+            {
+                return await RefreshOnceAsync(entry, fetch, rejected, decidedOnVersion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                failure = ex;
+            }
+
+            if (!forced || IsUnrecoverable(failure) || !await WaitForRedisAsync(reconnectDeadline, cancellationToken).ConfigureAwait(false))
+            {
+                MarkDown(failure);
+                return await RefreshDuringOutageAsync(entry, fetch, failure, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask<CoordinatedResult<T>> RefreshOnceAsync(ICoordinatedEntry<T> entry, Func<CancellationToken, ValueTask<T>> fetch, T? rejected, long decidedOnVersion, CancellationToken cancellationToken)
+    {
         var key = entry.CoordinationKey;
         var state = State(key);
 
@@ -149,61 +177,59 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         // Waits for another instance are bounded in real time (the leader's fetch has FetchTimeout, its lease a duration).
         var deadline = Stopwatch.GetTimestamp() + (long)((Values.Options.FetchTimeout + _options.LeaseDuration + _options.LeaseDuration).TotalSeconds * Stopwatch.Frequency);
         var since = Stopwatch.GetTimestamp();
-        IDatabase db;
-        try
+        var db = await GetDatabaseAsync().ConfigureAwait(false);
+        while (true)
         {
-            db = await GetDatabaseAsync().ConfigureAwait(false);
-            while (true)
+            cancellationToken.ThrowIfCancellationRequested();
+            var changed = state.Changed;
+            if (state.Failure is { } failure && failure.At > since)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var changed = state.Changed;
-                if (state.Failure is { } failure && failure.At > since)
-                {
-                    // The leader tried and failed: the normal backoff applies here too, instead of waiting it out.
-                    throw new RedisCoordinationException($"Cache '{_name}': the instance that leads failed to refresh the value ({failure.ErrorType}); the current value keeps being served.");
-                }
+                // The leader tried and failed: the normal backoff applies here too, instead of waiting it out.
+                throw new RedisCoordinationException($"Cache '{_name}': the instance that leads failed to refresh the value ({failure.ErrorType}); the current value keeps being served.");
+            }
 
-                var stored = await ReadAsync(db, key).ConfigureAwait(false);
+            var stored = await ReadAsync(db, key).ConfigureAwait(false);
+            if (IsUsable(stored) && stored!.Value.Version > baseline)
+            {
+                MarkUp();
+                return await TakeAsync(state, stored.Value).ConfigureAwait(false);
+            }
+
+            if (rejected is not null && state.Confirmed is { } confirmed && confirmed.At > since && confirmed.Version == baseline
+                && IsUsable(stored) && stored!.Value.Version == baseline)
+            {
+                // The leader confirmed the reported version within InvalidationCooldown: it stands.
+                return await TakeAsync(state, stored.Value).ConfigureAwait(false);
+            }
+
+            if (await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false))
+            {
+                MarkUp();
+
+                // Re-read after acquiring: another leader may have written just before its lease lapsed.
+                stored = await ReadAsync(db, key).ConfigureAwait(false);
                 if (IsUsable(stored) && stored!.Value.Version > baseline)
                 {
-                    MarkUp();
                     return await TakeAsync(state, stored.Value).ConfigureAwait(false);
                 }
 
-                if (await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false))
-                {
-                    MarkUp();
-
-                    // Re-read after acquiring: another leader may have written just before its lease lapsed.
-                    stored = await ReadAsync(db, key).ConfigureAwait(false);
-                    if (IsUsable(stored) && stored!.Value.Version > baseline)
-                    {
-                        return await TakeAsync(state, stored.Value).ConfigureAwait(false);
-                    }
-
-                    return await FetchAndStoreAsync(db, entry, state, fetch, stored?.Version ?? 0, cancellationToken).ConfigureAwait(false);
-                }
-
-                // Another instance leads: ask it (it answers whatever version is named), then wait for a change of this key.
-                MarkUp();
-                var kind = rejected is null ? "r" : "i";
-                Count();
-                await db.PublishAsync(_channel, $"{kind}|{baseline.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
-                Log.Forwarded(_logger, _name, key, baseline, rejected is null ? "refresh due" : "value rejected upstream");
-                var left = deadline - Stopwatch.GetTimestamp();
-                if (left <= 0)
-                {
-                    throw new RedisCoordinationException($"Cache '{_name}': the instance that leads did not answer a refresh request within FetchTimeout + 2 × LeaseDuration (real time).");
-                }
-
-                var wait = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3).TotalSeconds));
-                await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false);
+                return await FetchAndStoreAsync(db, entry, state, fetch, stored?.Version ?? 0, cancellationToken).ConfigureAwait(false);
             }
-        }
-        catch (Exception ex) when (IsRedisFailure(ex))
-        {
-            MarkDown(ex);
-            return await RefreshDuringOutageAsync(entry, fetch, ex, cancellationToken).ConfigureAwait(false);
+
+            // Another instance leads: ask it (it answers whatever version is named), then wait for a change of this key.
+            MarkUp();
+            var kind = rejected is null ? "r" : "i";
+            Count();
+            await db.PublishAsync(_channel, $"{kind}|{baseline.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+            Log.Forwarded(_logger, _name, key, baseline, rejected is null ? "refresh due" : "value rejected upstream");
+            var left = deadline - Stopwatch.GetTimestamp();
+            if (left <= 0)
+            {
+                throw new RedisCoordinationException($"Cache '{_name}': the instance that leads did not answer a refresh request within FetchTimeout + 2 × LeaseDuration (real time).");
+            }
+
+            var wait = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3).TotalSeconds));
+            await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false);
         }
     }
 
@@ -214,7 +240,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         {
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             Count();
-            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey], [key, _channelName, NewGenerationBase()]).ConfigureAwait(false);
+            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey], [key, _channelName, NewGenerationBase(), NewWriteId()]).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -270,6 +296,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         {
             connection.ConnectionFailed -= OnConnectionFailed;
             connection.ConnectionRestored -= OnConnectionRestored;
+            connection.ConfigurationChanged -= OnConfigurationChanged;
         }
 
         _stopping.Cancel();
@@ -283,6 +310,9 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// </summary>
 #pragma warning disable CA5394 // No security decision depends on it.
     private static long NewGenerationBase() => Random.Shared.Next(1, int.MaxValue) * 10_000L; // below 1e14: Lua prints it whole
+
+    /// <summary>A write's random id, stored beside the write counter (a restored counter is told from the one seen).</summary>
+    private static string NewWriteId() => Random.Shared.Next().ToString("x8", CultureInfo.InvariantCulture);
 #pragma warning restore CA5394
 
     private bool IsUsable(RedisRecord? record) => record is { } r && (r.ExpiresAt is not { } e || e > _time.GetUtcNow());
@@ -299,6 +329,9 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// <summary>The leader announced that its refresh of a key failed, and with which error type.</summary>
     private sealed record LeaderFailure(long At, string ErrorType);
 
+    /// <summary>The leader confirmed a reported version within InvalidationCooldown (<c>c|version|key</c>).</summary>
+    private sealed record Confirmation(long At, long Version);
+
     /// <summary>A fetched value whose write outcome is unknown, and the stored version it was meant to replace.</summary>
     private sealed record Unsynced(byte[] Data, long Expected, DateTimeOffset? ExpiresAt);
 
@@ -311,6 +344,8 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         public volatile Unsynced? Unsynced;
 
         public volatile LeaderFailure? Failure;
+
+        public volatile Confirmation? Confirmed;
 
         public Task Changed => Volatile.Read(ref _changed).Task;
 

@@ -36,6 +36,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
+    private CacheSnapshot<T>? _runningRejected;
+    private CacheSnapshot<T>? _reportedDuringAttempt;
     private TaskCompletionSource<T>? _inflight;
     private TaskCompletionSource? _changed;
     private CancellationTokenSource? _attemptCts;
@@ -241,8 +243,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         var confirmed = false;
         lock (_gate)
         {
-            if (_state is EntryState.Stopped or EntryState.Running || !ReferenceEquals(_current, snapshot) || _pending is not null)
+            if (_state is EntryState.Stopped || !ReferenceEquals(_current, snapshot) || _pending is not null)
             {
+                return;
+            }
+
+            if (_state == EntryState.Running)
+            {
+                NoteReportDuringAttemptLocked(snapshot);
                 return;
             }
 
@@ -295,6 +303,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             else if (_state == EntryState.Running)
             {
                 request = _inflight ??= NewRequest();
+                NoteReportDuringAttemptLocked(snapshot);
             }
             else
             {
@@ -647,6 +656,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
 
         CacheSnapshot<T>? published;
         TaskCompletionSource<T>? inflight;
+        AttemptPlan? again;
         int failuresBefore;
         long servedVersion;
         lock (_gate)
@@ -657,7 +667,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             // fetched for a report is marked: further reports against it wait out InvalidationCooldown.
             published = version is { } shared && _current is { } served && served.Version > shared
                 ? ClearFailuresLocked()
-                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null);
+                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null && fromUpstream);
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
@@ -669,6 +679,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
                     : RefreshPolicy.AfterShared(options, expiresAt, now));
                 ArmLocked();
             }
+
+            again = AnswerReportAfterAttemptLocked(now, options, ref inflight);
         }
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
@@ -685,7 +697,48 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         plan.Request?.TrySetResult(value);
         inflight?.TrySetResult(value);
         engine.OnAttemptEnded(this, AttemptOutcome.Success, null, now);
+        if (again is not null)
+        {
+            Launch(again);
+            return;
+        }
+
         engine.NotifyIdle(this);
+    }
+
+    /// <summary>
+    /// Notes a report of the value served that arrived during an attempt whose result may equal it: an attempt that began
+    /// before the value was published (a shared value adopted meanwhile) or that answers another report. Joining it alone
+    /// would answer the report with the very value reported.
+    /// </summary>
+    private void NoteReportDuringAttemptLocked(CacheSnapshot<T>? snapshot)
+    {
+        if (snapshot is not null && !ReferenceEquals(_runningRejected, snapshot))
+        {
+            _reportedDuringAttempt = snapshot;
+        }
+    }
+
+    /// <summary>
+    /// After a successful attempt: when a report noted during it names the value now served, one more attempt answers the
+    /// report (rejecting that value), and the report's callers wait for it; within InvalidationCooldown of an upstream
+    /// answer to a report, the value stands.
+    /// </summary>
+    private AttemptPlan? AnswerReportAfterAttemptLocked(DateTimeOffset now, RefreshingCacheOptions options, ref TaskCompletionSource<T>? inflight)
+    {
+        var reported = _reportedDuringAttempt;
+        _reportedDuringAttempt = null;
+        if (reported is null || _state != EntryState.Idle || _pending is not null || _current is not { } served
+            || !EqualityComparer<T>.Default.Equals(served.Value, reported.Value)
+            || AnsweredReportRecently(served, now, options.InvalidationCooldown))
+        {
+            return null;
+        }
+
+        _pending = inflight ?? NewRequest();
+        _pendingRejected = served;
+        inflight = null;
+        return BeginAttemptLocked(now, onTime: false);
     }
 
     private void OnFailed(AttemptPlan plan, RefreshingCacheOptions options, Exception error, TimeSpan duration, Activity? activity)
@@ -963,6 +1016,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             onTime && !requested);
         _pending = null;
         _pendingRejected = null;
+        _runningRejected = plan.Rejected;
+        _reportedDuringAttempt = null;
         _state = EntryState.Running;
         _lastAttemptAt = now;
         ArmLocked();
