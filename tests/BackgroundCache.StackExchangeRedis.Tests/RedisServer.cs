@@ -113,6 +113,12 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the process (SIGSTOP), as a paused VM or a long GC would; <see cref="ThawAsync"/> resumes it.</summary>
+    public Task FreezeAsync() => SignalAsync("-STOP");
+
+    /// <summary>Resumes a frozen process (SIGCONT).</summary>
+    public Task ThawAsync() => SignalAsync("-CONT");
+
     public async Task StopAsync()
     {
         if (_process is { HasExited: false } process)
@@ -142,6 +148,12 @@ public sealed class RedisServer : IAsyncDisposable
     {
         await using var admin = await AdminAsync();
         await admin.GetServer(Configuration).FlushAllDatabasesAsync();
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
     }
 
     internal static int FreePort()
