@@ -31,6 +31,48 @@ public sealed class SetCoordinationTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task AReportOfAKeysValuePublishedDuringAForcedRefresh_IsAnsweredByANewValue_TwentyRounds()
+    {
+        await using var cluster = await SetCluster.StartAsync(redis.Server, nodes: 3);
+        await cluster.Nodes[0].Set.GetAsync("first").AsTask().WaitAsync(Guard); // the first fetch makes node 0 the leader
+        cluster.Nodes[0].Coordinator.IsLeader.Should().BeTrue();
+        var follower = cluster.Nodes[1];
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var released = new Releaser(() => resume.TrySetResult()); // never leaves an attempt held
+        for (var round = 0; round < 20; round++)
+        {
+            var key = $"k{round}";
+            var served = await follower.Set.GetAsync(key).AsTask().WaitAsync(Guard);
+            await Eventually.TrueAsync(() => follower.Engine.Find(key) is { IsWaiting: true }, cluster.Describe); // its first attempt ended
+            var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            follower.Coordinator.BeforeReturningShared = async () =>
+            {
+                if (held.TrySetResult())
+                {
+                    await resume.Task;
+                }
+            };
+
+            // A forced refresh on the follower: the leader fetches, its notification publishes the new value on the follower
+            // while the follower's own attempt is held just before it returns that same value.
+            var entry = follower.Set.GetOrAdd(key);
+            var refresh = entry.RefreshAsync();
+            await held.Task.WaitAsync(Guard);
+            await Eventually.TrueAsync(() => entry.TryGetValue(out var v) && v.Value != served.Value, cluster.Describe);
+            entry.TryGetValue(out var published).Should().BeTrue();
+            var report = entry.InvalidateAsync(published!);
+            follower.Coordinator.BeforeReturningShared = null;
+            resume.SetResult();
+            await refresh.WaitAsync(Guard);
+
+            // Before: the report joined the running attempt and was answered with the reported value itself.
+            (await report.WaitAsync(Guard)).Should().NotBe(published, $"round {round}");
+            cluster.Calls(key).Should().Be(3, $"round {round}");
+        }
+    }
+
+    [SkippableFact]
     public async Task ASimulatedDay_ThreeInstancesTenKeys_AtMostThirteenCallsPerKey_SameTokenEverywhere()
     {
         await using var cluster = await SetCluster.StartAsync(redis.Server, nodes: 3);
@@ -236,5 +278,10 @@ public sealed class SetCoordinationTests(RedisFixture redis)
             await Host.StopAsync(cts.Token);
             Host.Dispose();
         }
+    }
+
+    private sealed class Releaser(Action release) : IDisposable
+    {
+        public void Dispose() => release();
     }
 }
