@@ -1,13 +1,8 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Threading.Channels;
-using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>The leader lease: acquired when free, renewed every third of its duration in real time, released on stop.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     private async Task<bool> TryAcquireAsync(IDatabase db, bool whenFree)

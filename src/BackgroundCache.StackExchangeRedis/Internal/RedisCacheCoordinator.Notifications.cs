@@ -1,13 +1,11 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Channels;
 using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>Channel messages: writes seen, requests answered, leader failures and confirmations; connection events.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     /// <summary>

@@ -1,13 +1,10 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
-using System.Threading.Channels;
 using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>Redis failures: which errors pass and which no retry fixes, the outage policy, the health state.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     /// <summary>Server errors that pass (a restart loading its data, a failover, a busy script): waiting helps.</summary>

@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Threading.Channels;
-using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
-
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>The Lua scripts: each runs atomically in Redis, over keys that share one hash slot.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     private const string AcquireScript = """

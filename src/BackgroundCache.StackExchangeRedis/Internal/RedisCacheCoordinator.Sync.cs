@@ -1,13 +1,10 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Channels;
 using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>The work loop, the poll (is this instance in sync with Redis?) and the resync that repairs what it missed.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     private async Task WorkLoopAsync(CancellationToken stoppingToken)

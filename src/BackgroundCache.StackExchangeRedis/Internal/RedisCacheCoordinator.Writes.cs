@@ -1,13 +1,10 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Threading.Channels;
 using BackgroundCache.Internal;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
+/// <summary>Reads and writes of values: fetch and store, adopt newer values, restore lost ones, repair older ones.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
     private async Task<RedisRecord?> ReadAsync(IDatabase db, string key)
