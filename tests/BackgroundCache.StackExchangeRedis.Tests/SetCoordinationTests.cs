@@ -127,7 +127,7 @@ public sealed class SetCoordinationTests(RedisFixture redis)
 
         (await cluster.Nodes[2].Set.RemoveAsync("gone")).Should().BeTrue();
 
-        await Eventually.TrueAsync(() => cluster.Nodes.All(n => !n.Set.Keys.Contains("gone")));
+        await Eventually.TrueAsync(() => cluster.Nodes.All(n => !n.Set.Keys.Contains("gone")), cluster.Describe);
         cluster.Nodes.Should().OnlyContain(n => n.Set.Count == 0);
     }
 
