@@ -2,6 +2,8 @@ using BackgroundCache.Internal.Engine;
 using BackgroundCache.StackExchangeRedis.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.StackExchangeRedis.Tests;
@@ -210,7 +212,10 @@ public sealed class SetCoordinationTests(RedisFixture redis)
 
         public string Describe() => string.Join('\n', Nodes.SelectMany((n, i) => n.Engine.Entries.Select(e =>
             $"node{i} {e.DisplayName}: waiting={e.IsWaiting} version={e.Status.Version} next={e.Status.NextRefreshAt:O} leader={n.Coordinator.IsLeader} error={e.Status.LastError?.Message}")))
-            + "\ncalls: " + string.Join(", ", _calls.Select(c => $"{c.Key}={c.Value}"));
+            + "\ncalls: " + string.Join(", ", _calls.Select(c => $"{c.Key}={c.Value}"))
+            + "\n" + string.Join('\n', Nodes.SelectMany((n, i) => n.Host.Services.GetFakeLogCollector().GetSnapshot()
+                .Where(r => r.Category?.StartsWith("BackgroundCache", StringComparison.Ordinal) == true)
+                .Select(r => $"{r.Timestamp:HH:mm:ss.fff} node{i} [{r.Id.Id}] {r.Message}")));
 
         public async ValueTask DisposeAsync()
         {
@@ -235,6 +240,8 @@ public sealed class SetCoordinationTests(RedisFixture redis)
             var node = new SetNode();
             var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddSingleton<TimeProvider>(Time);
+            builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug);
+            builder.Services.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
             builder.Services.AddRefreshingCacheSet<string, AccessToken>(
                     Name,
                     (_, key, _) =>
