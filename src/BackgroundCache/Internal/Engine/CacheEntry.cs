@@ -702,10 +702,12 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         int failures;
         TaskCompletionSource<T>? inflight;
         bool repeatedDependencyFailure;
+        bool awaitingTicketAgain;
         lock (_gate)
         {
             failures = ++_failures;
             repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
+            awaitingTicketAgain = failures > 1 && RefreshPolicy.IsAwaitingPushedTicket(_lastError);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
             _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
@@ -725,7 +727,19 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             }
         }
 
-        if (repeatedDependencyFailure)
+        if (RefreshPolicy.IsAwaitingPushedTicket(error))
+        {
+            // An expected state (no pushed ticket yet), not a fault: once at Information, without a stack trace.
+            if (awaitingTicketAgain)
+            {
+                Log.StillAwaitingPushedTicket(engine.Logger, DisplayName, failures, delay);
+            }
+            else
+            {
+                Log.AwaitingPushedTicket(engine.Logger, DisplayName, RefreshPolicy.Describe(error), delay);
+            }
+        }
+        else if (repeatedDependencyFailure)
         {
             // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
             Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
