@@ -14,7 +14,8 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
     private static readonly TimeSpan SeedMinRemaining = TimeSpan.FromMinutes(10);
 
     private readonly ConcurrentDictionary<string, AccessToken> _seeds = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string> _unsaved = new(StringComparer.Ordinal);
+    /// <summary>Rotated refresh tokens the store could not take: the one the store still holds, and the current one.</summary>
+    private readonly ConcurrentDictionary<string, (string Stored, string Current)> _unsaved = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _warnedUnknown = new(StringComparer.Ordinal);
 
     /// <summary>Keeps the token <c>api_query_auth</c> returned, so the authorizer's first load needs no upstream call.</summary>
@@ -40,10 +41,12 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
 
         var options = api.Options;
-        var store = api.Store;
-        var unsaved = _unsaved.TryGetValue(key, out var pending) ? pending : null;
-        var refreshToken = unsaved ?? await store.GetRefreshTokenAsync(options.ComponentAppId, key, cancellationToken).ConfigureAwait(false);
-        if (refreshToken is null)
+        var secrets = api.Secrets;
+        var scope = api.AuthorizersScope;
+        var unsaved = _unsaved.TryGetValue(key, out var pending) ? pending : ((string Stored, string Current)?)null;
+        var storedToken = unsaved?.Stored ?? (await secrets.GetSecretAsync(scope, key, cancellationToken).ConfigureAwait(false))?.Value;
+        var refreshToken = unsaved?.Current ?? storedToken;
+        if (refreshToken is null || storedToken is null)
         {
             if (_warnedUnknown.Count < 1024 && _warnedUnknown.TryAdd(key, true))
             {
@@ -74,9 +77,9 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
         catch (WeChatApiException) when (revoked)
         {
-            if (!await store.RemoveAuthorizerAsync(options.ComponentAppId, key, refreshToken, cancellationToken).ConfigureAwait(false)
-                && await store.GetRefreshTokenAsync(options.ComponentAppId, key, cancellationToken).ConfigureAwait(false) is { } newer
-                && newer != refreshToken)
+            if (!await secrets.RemoveSecretAsync(scope, key, storedToken, cancellationToken).ConfigureAwait(false)
+                && (await secrets.GetSecretAsync(scope, key, cancellationToken).ConfigureAwait(false))?.Value is { } newer
+                && newer != storedToken)
             {
                 // A new authorization stored a new refresh token meanwhile: retry with it.
                 _unsaved.TryRemove(key, out _);
@@ -99,7 +102,7 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
             var next = WeChatComponentApi.GetString(root, "authorizer_refresh_token");
             if (!string.IsNullOrEmpty(next) && (next != refreshToken || unsaved is not null))
             {
-                await SaveRefreshTokenAsync(key, next, cancellationToken).ConfigureAwait(false);
+                await SaveRefreshTokenAsync(key, storedToken, next!, cancellationToken).ConfigureAwait(false);
             }
 
             var token = new AccessToken(value, started.AddSeconds(expiresIn));
@@ -108,17 +111,21 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
     }
 
-    private async Task SaveRefreshTokenAsync(string key, string refreshToken, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a rotated refresh token in place of the one the store holds, only if it still holds it: a removal or a new
+    /// authorization that landed meanwhile stands.
+    /// </summary>
+    private async Task SaveRefreshTokenAsync(string key, string stored, string refreshToken, CancellationToken cancellationToken)
     {
         try
         {
-            await api.Store.SetRefreshTokenAsync(api.Options.ComponentAppId, key, refreshToken, cancellationToken).ConfigureAwait(false);
+            await api.Secrets.ReplaceSecretAsync(api.AuthorizersScope, key, stored, refreshToken, cancellationToken).ConfigureAwait(false);
             _unsaved.TryRemove(key, out _);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // The access token is good; the refresh token must not be lost: keep it and store it again next time.
-            _unsaved[key] = refreshToken;
+            _unsaved[key] = (stored, refreshToken);
             Log.RefreshTokenNotStored(api.Logger, ex, api.Name, key);
         }
     }
