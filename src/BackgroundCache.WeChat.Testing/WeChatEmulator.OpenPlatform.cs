@@ -91,6 +91,20 @@ public sealed partial class WeChatEmulator
         }
     }
 
+    /// <summary>
+    /// Waits until the pushes the emulator started on its own (scheduled tickets, the ticket <c>api_start_push_ticket</c>
+    /// sends) have been answered: a test's signal that a push has landed.
+    /// </summary>
+    /// <returns>A task that completes when no such push is in flight.</returns>
+    public Task WhenPushesCompleteAsync()
+    {
+        lock (_gate)
+        {
+            _pushes.RemoveAll(t => t.IsCompleted);
+            return Task.WhenAll([.. _pushes]);
+        }
+    }
+
     /// <summary>Issues a new <c>component_verify_ticket</c> without pushing it (earlier ones stay valid until they expire).</summary>
     /// <param name="componentAppId">The platform's AppId.</param>
     /// <returns>The ticket.</returns>

@@ -6,7 +6,8 @@ namespace BackgroundCache.WeChat.Internal;
 /// <summary>
 /// Fetches an authorizer's <c>authorizer_access_token</c> with its stored <c>authorizer_refresh_token</c> and the current
 /// component token, and stores every refresh token an answer returns. 61023 (or no refresh token at all) removes the
-/// authorizer from the store and the set: the key is gone, so there is no retry loop.
+/// authorizer from the store and the set (<see cref="CacheKeyNotFoundException"/>: the set drops the key and its readers learn
+/// that the account is not authorized): the key is gone, so there is no retry loop.
 /// </summary>
 internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKeyedTokenSource<string>
 {
@@ -53,7 +54,7 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
                 Log.UnknownAuthorizer(api.Logger, api.Name, key); // once per appid: a caller reading it in a loop does not flood the log
             }
 
-            throw await RemoveAsync(key, "no refresh token", cancellationToken).ConfigureAwait(false);
+            throw await GoneAsync(key, revoked: false).ConfigureAwait(false);
         }
 
         var started = api.Time.GetUtcNow();
@@ -87,7 +88,7 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
             }
 
             Log.AuthorizerRevoked(api.Logger, api.Name, key);
-            throw await RemoveAsync(key, "61023", cancellationToken).ConfigureAwait(false);
+            throw await GoneAsync(key, revoked: true).ConfigureAwait(false);
         }
 
         using (document)
@@ -130,20 +131,27 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
     }
 
-    /// <summary>Removes the key from the set (which cancels this fetch) and returns the error for a caller that is not the set.</summary>
-    private async Task<Exception> RemoveAsync(string key, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// The error that makes the set drop the key (<see cref="CacheKeyNotFoundException"/>: its readers get this message);
+    /// the key's JS-SDK ticket, if any, goes too.
+    /// </summary>
+    private async Task<Exception> GoneAsync(string key, bool revoked)
     {
         Forget(key);
-        if (await api.RemoveAuthorizerKeysAsync(key, CancellationToken.None).ConfigureAwait(false))
+        await api.RemoveAuthorizerTicketAsync(key, CancellationToken.None).ConfigureAwait(false);
+        var options = api.Options;
+        string message;
+        if (revoked)
         {
-            Log.AuthorizerRemoved(api.Logger, api.Name, key, reason);
+            Log.AuthorizerRemoved(api.Logger, api.Name, key, "61023");
+            message = $"{key} is no longer an authorized account of third-party platform '{api.Name}' ({options.ComponentAppId}): WeChat refused its refresh token (errcode 61023: the authorization was revoked or replaced). Its owner must authorize the platform again.";
+        }
+        else
+        {
+            message = $"{key} is not an authorized account of third-party platform '{api.Name}' ({options.ComponentAppId}): the platform holds no authorization (refresh token) for it. Its owner must authorize the platform first.";
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        return new WeChatApiException(
-            reason == "61023" ? 61023 : 0,
-            reason,
-            WeChatErrorKind.AuthorizationRevoked,
-            $"Third-party platform '{api.Name}' has no valid authorization for {key} ({reason}): its owner must authorize the platform again.");
+        var cause = new WeChatApiException(revoked ? 61023 : 0, revoked ? "refresh_token is invalid" : "not authorized", WeChatErrorKind.AuthorizationRevoked, message);
+        return new CacheKeyNotFoundException(message, cause);
     }
 }

@@ -32,12 +32,17 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
     /// <summary>Removes an authorizer's token and, when registered, its JS-SDK ticket; true when the token set held it.</summary>
     public async Task<bool> RemoveAuthorizerKeysAsync(string authorizerAppId, CancellationToken cancellationToken)
     {
+        await RemoveAuthorizerTicketAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
+        return await Authorizers.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes an authorizer's JS-SDK ticket, when the platform registered them.</summary>
+    public async Task RemoveAuthorizerTicketAsync(string authorizerAppId, CancellationToken cancellationToken)
+    {
         if (services.GetKeyedService<IRefreshingCacheSet<string, WeChatJsApiTicket>>(Name) is { } tickets)
         {
             await tickets.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
         }
-
-        return await Authorizers.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
     }
 
     public IPushedTicketStore Tickets => services.GetRequiredService<IPushedTicketStore>();

@@ -133,7 +133,7 @@ public sealed class WeChatOpenPlatform
         if (!tokens.TryGetValue(out _) || tokens.Status.ConsecutiveFailures > 0)
         {
             // Fetch at once, and give it a moment so that a reader right after the push finds the token.
-            await AwaitBrieflyAsync(tokens.RefreshAsync(CancellationToken.None), cancellationToken).ConfigureAwait(false);
+            await AwaitBrieflyAsync(RefreshWithTicketAsync(tokens), cancellationToken).ConfigureAwait(false);
         }
 
         return true;
@@ -348,6 +348,22 @@ public sealed class WeChatOpenPlatform
             Query = query,
             Fragment = mobile ? "wechat_redirect" : string.Empty,
         }.Uri;
+    }
+
+    /// <summary>
+    /// Refreshes the component token; when the refresh joined an attempt that had read the store before this ticket landed
+    /// (it fails with "no ticket yet"), refreshes once more, now with the ticket.
+    /// </summary>
+    private static async Task<AccessToken> RefreshWithTicketAsync(IRefreshingCache<AccessToken> tokens)
+    {
+        try
+        {
+            return await tokens.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PushedTicketMissingException)
+        {
+            return await tokens.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     private static string? Element(XElement root, string name) => root.Element(name)?.Value;

@@ -25,6 +25,7 @@ internal static partial class Log
     public const int DependencyStillUnavailableId = 1031;
     public const int AwaitingPushedTicketId = 1032;
     public const int StillAwaitingPushedTicketId = 1033;
+    public const int KeyNotFoundId = 1034;
     public const int SetOutageStartedId = 1020;
     public const int SetOutageProbeFailedId = 1021;
     public const int SetOutageEndedId = 1022;
@@ -86,6 +87,9 @@ internal static partial class Log
 
     [LoggerMessage(StillAwaitingPushedTicketId, LogLevel.Debug, "Cache '{CacheName}' still waits for a pushed ticket ({ConsecutiveFailures} attempts); next attempt in {RetryDelay}.")]
     public static partial void StillAwaitingPushedTicket(ILogger logger, string cacheName, int consecutiveFailures, TimeSpan retryDelay);
+
+    [LoggerMessage(KeyNotFoundId, LogLevel.Debug, "Cache '{CacheName}': the upstream does not know this key; it leaves the set. {Reason}")]
+    public static partial void KeyNotFound(ILogger logger, string cacheName, string reason);
 
     [LoggerMessage(SetOutageStartedId, LogLevel.Warning, "Cache set '{CacheName}': {FailingKeys} keys failed in a row with no success in between; the set backs off as a whole and probes one key at a time (next probe in {ProbeDelay}).")]
     public static partial void SetOutageStarted(ILogger logger, Exception exception, string cacheName, int failingKeys, TimeSpan probeDelay);

@@ -727,7 +727,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             }
         }
 
-        if (RefreshPolicy.IsAwaitingPushedTicket(error))
+        if (error is CacheKeyNotFoundException)
+        {
+            Log.KeyNotFound(engine.Logger, DisplayName, error.Message); // the set removes the key; the source says why
+        }
+        else if (RefreshPolicy.IsAwaitingPushedTicket(error))
         {
             // An expected state (no pushed ticket yet), not a fault: once at Information, without a stack trace.
             if (awaitingTicketAgain)
@@ -1104,6 +1108,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
                 if (_current is { } loaded)
                 {
                     return loaded.Value;
+                }
+
+                if (_lastError is CacheKeyNotFoundException gone)
+                {
+                    throw Unavailable(gone.Message); // the key left its set: say why, not merely that it stopped
                 }
 
                 if (_state == EntryState.Stopped)
