@@ -532,9 +532,40 @@ public sealed partial class WeChatEmulator
         return 0;
     }
 
-    private async Task QueryAuthAsync(HttpContext context)
+    private Task QueryAuthAsync(HttpContext context)
     {
         Interlocked.Increment(ref _queryAuthCalls);
+        return ComponentCallAsync(context, (component, body) =>
+        {
+            var now = _options.TimeProvider.GetUtcNow();
+            if (!body.TryGetValue("authorization_code", out var authCode) || !component.Codes.Remove(authCode, out var grant) || now >= grant.ExpiresAt)
+            {
+                return (61010, null);
+            }
+
+            var refresh = "refreshtoken@@@" + NewSecretValue(string.Empty)[..60];
+            component.Authorizers[grant.AuthorizerAppId] = new AuthorizerState(refresh);
+            var token = IssueAuthorizerToken(grant.AuthorizerAppId, now);
+            return (0, new()
+            {
+                ["authorization_info"] = new Dictionary<string, object>
+                {
+                    ["authorizer_appid"] = grant.AuthorizerAppId,
+                    ["authorizer_access_token"] = token,
+                    ["expires_in"] = (long)_options.TokenLifetime.TotalSeconds,
+                    ["authorizer_refresh_token"] = refresh,
+                    ["func_info"] = FuncInfo(),
+                },
+            });
+        });
+    }
+
+    /// <summary>
+    /// A component API called with the component token: reads the JSON body, checks the token and <c>component_appid</c>,
+    /// then lets <paramref name="handle"/> answer (under the emulator's lock) with an errcode or a result.
+    /// </summary>
+    private async Task ComponentCallAsync(HttpContext context, Func<ComponentState, Dictionary<string, string>, (int Code, Dictionary<string, object>? Result)> handle)
+    {
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         Dictionary<string, object>? result = null;
         int code;
@@ -543,33 +574,14 @@ public sealed partial class WeChatEmulator
             code = ValidateComponentTokenLocked(context, body, out var component);
             if (code == 0)
             {
-                var now = _options.TimeProvider.GetUtcNow();
-                if (!body!.TryGetValue("authorization_code", out var authCode) || !component!.Codes.Remove(authCode, out var grant) || now >= grant.ExpiresAt)
-                {
-                    code = 61010;
-                }
-                else
-                {
-                    var refresh = "refreshtoken@@@" + NewSecretValue(string.Empty)[..60];
-                    component.Authorizers[grant.AuthorizerAppId] = new AuthorizerState(refresh);
-                    var token = IssueAuthorizerToken(grant.AuthorizerAppId, now);
-                    result = new()
-                    {
-                        ["authorization_info"] = new Dictionary<string, object>
-                        {
-                            ["authorizer_appid"] = grant.AuthorizerAppId,
-                            ["authorizer_access_token"] = token,
-                            ["expires_in"] = (long)_options.TokenLifetime.TotalSeconds,
-                            ["authorizer_refresh_token"] = refresh,
-                            ["func_info"] = new[] { new Dictionary<string, object> { ["funcscope_category"] = new Dictionary<string, int> { ["id"] = 1 } } },
-                        },
-                    };
-                }
+                (code, result) = handle(component!, body!);
             }
         }
 
         await (result is not null ? WriteJsonAsync(context, result) : WriteErrorAsync(context, code, ComponentErrorText(code))).ConfigureAwait(false);
     }
+
+    private static Dictionary<string, object>[] FuncInfo() => [new() { ["funcscope_category"] = new Dictionary<string, int> { ["id"] = 1 } }];
 
     private async Task AuthorizerTokenAsync(HttpContext context)
     {
@@ -647,51 +659,40 @@ public sealed partial class WeChatEmulator
     /// <c>api_get_authorizer_info</c>: the account's details (nickname, type, original ID…) and its authorization (AppId,
     /// refresh token, permission sets), as WeChat documents them; 61023 for an account that has not authorized the platform.
     /// </summary>
-    private async Task AuthorizerInfoAsync(HttpContext context)
+    private Task AuthorizerInfoAsync(HttpContext context)
     {
         Interlocked.Increment(ref _authorizerInfoCalls);
-        var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        Dictionary<string, object>? result = null;
-        int code;
-        lock (_gate)
+        return ComponentCallAsync(context, (component, body) =>
         {
-            code = ValidateComponentTokenLocked(context, body, out var component);
-            if (code == 0)
+            var appId = body.GetValueOrDefault("authorizer_appid") ?? string.Empty;
+            if (!component.Authorizers.TryGetValue(appId, out var state) || state.RefreshToken is null)
             {
-                var appId = body!.GetValueOrDefault("authorizer_appid") ?? string.Empty;
-                if (!component!.Authorizers.TryGetValue(appId, out var state) || state.RefreshToken is null)
-                {
-                    code = 61023;
-                }
-                else
-                {
-                    result = new()
-                    {
-                        ["authorizer_info"] = new Dictionary<string, object>
-                        {
-                            ["nick_name"] = "Emulated account " + appId,
-                            ["head_img"] = "http://wx.qlogo.cn/mmopen/emulator/0",
-                            ["service_type_info"] = new Dictionary<string, int> { ["id"] = 2 },
-                            ["verify_type_info"] = new Dictionary<string, int> { ["id"] = 0 },
-                            ["user_name"] = "gh_" + appId[^Math.Min(appId.Length, 12)..],
-                            ["alias"] = string.Empty,
-                            ["qrcode_url"] = "http://mmbiz.qpic.cn/emulator/0",
-                            ["business_info"] = new Dictionary<string, int> { ["open_pay"] = 0, ["open_shake"] = 0, ["open_scan"] = 0, ["open_card"] = 0, ["open_store"] = 0 },
-                            ["principal_name"] = "Emulated company",
-                            ["signature"] = string.Empty,
-                        },
-                        ["authorization_info"] = new Dictionary<string, object>
-                        {
-                            ["authorizer_appid"] = appId,
-                            ["authorizer_refresh_token"] = state.RefreshToken,
-                            ["func_info"] = new[] { new Dictionary<string, object> { ["funcscope_category"] = new Dictionary<string, int> { ["id"] = 1 } } },
-                        },
-                    };
-                }
+                return (61023, null);
             }
-        }
 
-        await (result is not null ? WriteJsonAsync(context, result) : WriteErrorAsync(context, code, ComponentErrorText(code))).ConfigureAwait(false);
+            return (0, new()
+            {
+                ["authorizer_info"] = new Dictionary<string, object>
+                {
+                    ["nick_name"] = "Emulated account " + appId,
+                    ["head_img"] = "http://wx.qlogo.cn/mmopen/emulator/0",
+                    ["service_type_info"] = new Dictionary<string, int> { ["id"] = 2 },
+                    ["verify_type_info"] = new Dictionary<string, int> { ["id"] = 0 },
+                    ["user_name"] = "gh_" + appId[^Math.Min(appId.Length, 12)..],
+                    ["alias"] = string.Empty,
+                    ["qrcode_url"] = "http://mmbiz.qpic.cn/emulator/0",
+                    ["business_info"] = new Dictionary<string, int> { ["open_pay"] = 0, ["open_shake"] = 0, ["open_scan"] = 0, ["open_card"] = 0, ["open_store"] = 0 },
+                    ["principal_name"] = "Emulated company",
+                    ["signature"] = string.Empty,
+                },
+                ["authorization_info"] = new Dictionary<string, object>
+                {
+                    ["authorizer_appid"] = appId,
+                    ["authorizer_refresh_token"] = state.RefreshToken,
+                    ["func_info"] = FuncInfo(),
+                },
+            });
+        });
     }
 
     /// <summary>
