@@ -755,10 +755,12 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         int failures;
         TaskCompletionSource<T>? inflight;
         bool repeatedDependencyFailure;
+        bool awaitingTicketAgain;
         lock (_gate)
         {
             failures = ++_failures;
             repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
+            awaitingTicketAgain = failures > 1 && RefreshPolicy.IsAwaitingPushedTicket(_lastError);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
             _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
@@ -778,7 +780,23 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             }
         }
 
-        if (repeatedDependencyFailure)
+        if (error is CacheKeyNotFoundException)
+        {
+            Log.KeyNotFound(engine.Logger, DisplayName, error.Message); // the set removes the key; the source says why
+        }
+        else if (RefreshPolicy.IsAwaitingPushedTicket(error))
+        {
+            // An expected state (no pushed ticket yet), not a fault: once at Information, without a stack trace.
+            if (awaitingTicketAgain)
+            {
+                Log.StillAwaitingPushedTicket(engine.Logger, DisplayName, failures, delay);
+            }
+            else
+            {
+                Log.AwaitingPushedTicket(engine.Logger, DisplayName, RefreshPolicy.Describe(error), delay);
+            }
+        }
+        else if (repeatedDependencyFailure)
         {
             // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
             Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
@@ -1145,6 +1163,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
                 if (_current is { } loaded)
                 {
                     return loaded.Value;
+                }
+
+                if (_lastError is CacheKeyNotFoundException gone)
+                {
+                    throw Unavailable(gone.Message); // the key left its set: say why, not merely that it stopped
                 }
 
                 if (_state == EntryState.Stopped)

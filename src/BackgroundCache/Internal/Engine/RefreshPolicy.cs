@@ -136,6 +136,28 @@ internal static class RefreshPolicy
     };
 
     /// <summary>
+    /// Whether a failure only says that a pushed ticket has not arrived yet (<see cref="Stores.PushedTicketMissingException"/>,
+    /// directly or as the reason a cache this one reads has no value): an expected state, logged once at Information.
+    /// </summary>
+    public static bool IsAwaitingPushedTicket(Exception? error) => error switch
+    {
+        Stores.PushedTicketMissingException => true,
+        CacheValueUnavailableException { InnerException: { } cause } => IsAwaitingPushedTicket(cause),
+        _ => false,
+    };
+
+    /// <summary>The message of the innermost cause, for a log line without a stack trace.</summary>
+    public static string Describe(Exception error)
+    {
+        while (error is CacheValueUnavailableException { InnerException: { } cause })
+        {
+            error = cause;
+        }
+
+        return error.Message;
+    }
+
+    /// <summary>
     /// Whether <paramref name="error"/> is one more failure because the same other cache still has no value: the dependent
     /// cache said so once already; that cache logs its own failures.
     /// </summary>

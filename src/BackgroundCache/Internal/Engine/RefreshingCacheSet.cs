@@ -238,6 +238,15 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
     public override void OnAttemptEnded(CacheEntry<T> entry, AttemptOutcome outcome, Exception? error, DateTimeOffset now)
     {
         var keyed = (KeyedEntry)entry;
+        if (error is CacheKeyNotFoundException)
+        {
+            // Not an upstream failure (no outage streak): the key leaves the set, on every instance when coordinated.
+            _ = RemoveAsync(keyed.Key, CancellationToken.None).AsTask()
+                .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            return;
+        }
+
         List<KeyedEntry>? release = null;
         var probes = 0;
         lock (_outageGate)
