@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace BackgroundCache.Internal.Engine;
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="T">The type of the cached values.</typeparam>
-internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
+internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
     where TKey : notnull
 {
     /// <summary>
@@ -80,8 +81,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
     public override bool SpreadRefreshes => true;
 
     public override ICacheCoordinator<T>? Coordinator { get; }
-
-    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => _entries.Values;
 
     public override Exception? SharedError
     {
@@ -154,17 +153,10 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
     }
 
-    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) =>
-        CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryGetValue(parsed, out var entry) ? entry : null;
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) =>
-        !IsStopped && CoordinationKeys<TKey>.TryParse(key, out var parsed) ? GetOrAddEntry(parsed) : null;
-
-    void ICoordinatedValues<T>.RemoveLocal(string key)
+    /// <summary>Removes a key here only: another instance removed it on purpose (the coordinator says so).</summary>
+    private void RemoveLocal(string key)
     {
-        if (CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
+        if (CoordinationKeys.TryParse<TKey>(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
         {
             var count = Interlocked.Decrement(ref _count);
             entry.Stop();
@@ -454,7 +446,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         });
         if (Coordinator is { } coordinator)
         {
-            await coordinator.StartAsync(this, cancellationToken).ConfigureAwait(false);
+            await coordinator.StartAsync(new CoordinatedValues(this), cancellationToken).ConfigureAwait(false);
         }
 
         if (_registration.InitialKeys is { } initialKeys)
@@ -625,8 +617,28 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
-        public override string CoordinationKey { get; } = CoordinationKeys<TKey>.Format(key);
+        public override string CoordinationKey { get; } = CoordinationKeys.Format(key);
 
         public void MarkRead() => TryGetValue(out _);
+    }
+
+    /// <summary>The set as its coordinator sees it: another object, so a reader holding the set cannot reach it.</summary>
+    private sealed class CoordinatedValues(RefreshingCacheSet<TKey, T> set) : ICoordinatedValues<T>
+    {
+        public string Name => set.Name;
+
+        public RefreshingCacheOptions Options => set.Options;
+
+        public IEnumerable<ICoordinatedEntry<T>> Entries => set._entries.Values.Select(static e => e.Coordination);
+
+        public DateTimeOffset? GetExpiresAt(T value) => set.GetExpiresAt(value);
+
+        public ICoordinatedEntry<T>? Find(string key) =>
+            CoordinationKeys.TryParse<TKey>(key, out var parsed) && set._entries.TryGetValue(parsed, out var entry) ? entry.Coordination : null;
+
+        public ICoordinatedEntry<T>? GetOrAdd(string key) =>
+            !set.IsStopped && CoordinationKeys.TryParse<TKey>(key, out var parsed) ? set.GetOrAddEntry(parsed).Coordination : null;
+
+        public void RemoveLocal(string key) => set.RemoveLocal(key);
     }
 }

@@ -1,0 +1,29 @@
+namespace BackgroundCache.Coordination;
+
+/// <summary>
+/// The value an entry serves, with the version and expiry a coordinator compares against the store. Immutable; created by
+/// the engine only.
+/// </summary>
+/// <typeparam name="T">The type of the cached value.</typeparam>
+public abstract class ServedValue<T>
+{
+    private protected ServedValue(T value, DateTimeOffset fetchedAt, DateTimeOffset? expiresAt, long version)
+    {
+        Value = value;
+        FetchedAt = fetchedAt;
+        ExpiresAt = expiresAt;
+        Version = version;
+    }
+
+    /// <summary>Gets the value.</summary>
+    public T Value { get; }
+
+    /// <summary>Gets when this instance published it (on the cache's <see cref="TimeProvider"/>).</summary>
+    public DateTimeOffset FetchedAt { get; }
+
+    /// <summary>Gets when it expires, or <see langword="null"/> when it does not.</summary>
+    public DateTimeOffset? ExpiresAt { get; }
+
+    /// <summary>Gets its version: the store's version for a shared value, a local one otherwise.</summary>
+    public long Version { get; }
+}
