@@ -9,7 +9,7 @@ public interface ICoordinatedValues<T>
     /// <summary>Gets the registration's name (the cache's or the set's).</summary>
     string Name { get; }
 
-    /// <summary>Gets the options in force (a set's options are a <see cref="RefreshingCacheSetOptions"/>).</summary>
+    /// <summary>Gets the options in force for each value (a set's keys share them): <see cref="RefreshingCacheOptions.FetchTimeout"/> bounds the leader's call.</summary>
     RefreshingCacheOptions Options { get; }
 
     /// <summary>Gets the entries held now (a snapshot for a set; keys may come and go while it is enumerated).</summary>
