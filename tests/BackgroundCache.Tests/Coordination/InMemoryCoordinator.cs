@@ -75,9 +75,16 @@ internal sealed class InMemoryCoordinator<T> : ICacheCoordinator<T>
                 return await FetchAndStoreAsync(key, fetch, decidedOnVersion, cancellationToken).ConfigureAwait(false);
             }
 
-            // Another instance leads: ask it (a report travels as a report), then wait for the store to change.
+            // Removed on purpose meanwhile (another instance's RemoveAsync): nothing left to refresh.
+            if (!ReferenceEquals(Values.Find(key), entry))
+            {
+                throw new InvalidOperationException($"'{Values.Name}': the key was removed.");
+            }
+
+            // Another instance leads: ask it for a value newer than the one served here (a report travels as a report),
+            // then wait for the store to change.
             var kind = rejected is null ? StoreEventKind.RefreshRequested : StoreEventKind.Rejected;
-            _store.Send(_space, new StoreEvent(kind, key, decidedOnVersion));
+            _store.Send(_space, new StoreEvent(kind, key, Math.Max(decidedOnVersion, entry.Current?.Version ?? 0)));
             try
             {
                 // Re-checks now and then too: a lease that lapses sends no notification.
@@ -185,9 +192,18 @@ internal sealed class InMemoryCoordinator<T> : ICacheCoordinator<T>
     /// <summary>Rule: reports and requests reach the leader, which answers with one new value for all.</summary>
     private void Answer(ICoordinatedValues<T> values, StoreEvent request)
     {
-        if (!_store.TryAcquireLease(_space, _owner, _leaseDuration) || values.GetOrAdd(request.Key) is not { } entry)
+        if (!_store.TryAcquireLease(_space, _owner, _leaseDuration))
         {
             return; // not the leader
+        }
+
+        // A key this instance does not hold is added when the store has it or the requester never had a value (a new
+        // key); a requester that had a value the store no longer holds asks for a key removed on purpose.
+        var entry = values.Find(request.Key)
+            ?? (request.Version == 0 || _store.Read(_space, request.Key) is not null ? values.GetOrAdd(request.Key) : null);
+        if (entry is null)
+        {
+            return;
         }
 
         Adopt(entry);

@@ -105,7 +105,7 @@ public abstract class CoordinationContractTests
         cluster.Upstream.Calls.Should().Be(1);
 
         await sets[0].RemoveAsync("k");
-        await cluster.WaitUntilAsync(() => sets.All(s => !s.Keys.Contains("k")));
+        await cluster.WaitUntilAsync(() => sets.All(s => !s.Keys.Contains("k")), () => string.Join(", ", sets.Select(s => string.Join("+", s.Keys))));
     }
 
     private static string? Served(IRefreshingCache<string> cache) => cache.TryGetValue(out var value) ? value : null;
@@ -179,14 +179,14 @@ internal sealed class CoordinatedInstances : IAsyncDisposable
     }
 
     /// <summary>Re-checks a condition that other instances (and, for Redis, real time) make true; guarded.</summary>
-    public async Task WaitUntilAsync(Func<bool> condition)
+    public async Task WaitUntilAsync(Func<bool> condition, Func<string>? describe = null)
     {
         using var guard = new CancellationTokenSource(Guard);
         while (!condition())
         {
             if (guard.IsCancellationRequested)
             {
-                throw new TimeoutException("The instances did not converge: " + string.Join(", ", Caches().Select(c => $"{c.Status.Version}/{c.Status.State}/{c.Status.LastError?.Message}")));
+                throw new TimeoutException("The instances did not converge: " + (describe?.Invoke() ?? string.Join(", ", Caches().Select(c => $"{c.Status.Version}/{c.Status.State}/{c.Status.LastError?.Message}"))));
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None);
