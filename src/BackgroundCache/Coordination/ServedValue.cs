@@ -7,13 +7,9 @@ namespace BackgroundCache.Coordination;
 /// <typeparam name="T">The type of the cached value.</typeparam>
 public abstract class ServedValue<T>
 {
-    private protected ServedValue(T value, DateTimeOffset fetchedAt, DateTimeOffset? expiresAt, long version)
-    {
-        Value = value;
-        FetchedAt = fetchedAt;
-        ExpiresAt = expiresAt;
-        Version = version;
-    }
+    // Not protected: only the engine's snapshot derives from it, so a value a coordinator sees was published by an entry.
+    private protected ServedValue(T value, DateTimeOffset fetchedAt, DateTimeOffset? expiresAt, long version) =>
+        (Value, FetchedAt, ExpiresAt, Version) = (value, fetchedAt, expiresAt, version);
 
     /// <summary>Gets the value.</summary>
     public T Value { get; }
