@@ -15,7 +15,7 @@ namespace BackgroundCache.Internal.Engine;
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="T">The type of the cached values.</typeparam>
-internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
+internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
     where TKey : notnull
 {
     /// <summary>
@@ -151,17 +151,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         entry.Stop();
         Log.SetKeyRemoved(Logger, Name, count);
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
-    }
-
-    /// <summary>Removes a key here only: another instance removed it on purpose (the coordinator says so).</summary>
-    private void RemoveLocal(string key)
-    {
-        if (CoordinationKeys.TryParse<TKey>(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
-        {
-            var count = Interlocked.Decrement(ref _count);
-            entry.Stop();
-            Log.SetKeyRemoved(Logger, Name, count);
-        }
     }
 
     /// <summary>Gets the entries (health check, metrics, tests).</summary>
@@ -390,12 +379,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         base.Dispose(disposing);
     }
 
-    private static async ValueTask<bool> RemoveSharedAsync(ICacheCoordinator<T> coordinator, string key, CancellationToken cancellationToken)
-    {
-        await coordinator.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
-
     private KeyedEntry GetOrAddEntry(TKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -620,25 +603,5 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         public override string CoordinationKey { get; } = CoordinationKeys.Format(key);
 
         public void MarkRead() => TryGetValue(out _);
-    }
-
-    /// <summary>The set as its coordinator sees it: another object, so a reader holding the set cannot reach it.</summary>
-    private sealed class CoordinatedValues(RefreshingCacheSet<TKey, T> set) : ICoordinatedValues<T>
-    {
-        public string Name => set.Name;
-
-        public RefreshingCacheOptions Options => set.Options;
-
-        public IEnumerable<ICoordinatedEntry<T>> Entries => set._entries.Values.Select(static e => e.Coordination);
-
-        public DateTimeOffset? GetExpiresAt(T value) => set.GetExpiresAt(value);
-
-        public ICoordinatedEntry<T>? Find(string key) =>
-            CoordinationKeys.TryParse<TKey>(key, out var parsed) && set._entries.TryGetValue(parsed, out var entry) ? entry.Coordination : null;
-
-        public ICoordinatedEntry<T>? GetOrAdd(string key) =>
-            !set.IsStopped && CoordinationKeys.TryParse<TKey>(key, out var parsed) ? set.GetOrAddEntry(parsed).Coordination : null;
-
-        public void RemoveLocal(string key) => set.RemoveLocal(key);
     }
 }
