@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading.Channels;
-using BackgroundCache.Internal;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 

@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.Internal.Engine;
@@ -16,7 +17,7 @@ namespace BackgroundCache.Internal.Engine;
 /// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEntry<T>
+internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 {
     private const long NoWake = long.MaxValue;
 
@@ -42,6 +43,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
     private TaskCompletionSource? _changed;
     private CancellationTokenSource? _attemptCts;
     private Task? _abandoned;
+    private CoordinatedEntry<T>? _coordination;
 
     public CacheEntry(CacheEngine<T> engine) => _engine = engine;
 
@@ -62,6 +64,9 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
 
     /// <summary>Gets the published snapshot, or null.</summary>
     public CacheSnapshot<T>? Current => _current;
+
+    /// <summary>Gets what a coordinator sees of this entry: another object, so a reader holding the entry cannot reach it.</summary>
+    public ICoordinatedEntry<T> Coordination => Volatile.Read(ref _coordination) ?? CoordinatedEntry<T>.Attach(this, ref _coordination);
 
     /// <summary>Gets the consecutive failures without taking the lock (metrics).</summary>
     public int ConsecutiveFailures => Volatile.Read(ref _failures);
@@ -837,7 +842,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
         var engine = _engine;
         var rejected = plan.Rejected;
         var result = await coordinator.RefreshAsync(
-            this,
+            Coordination,
             ct =>
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace BackgroundCache.Internal.Engine;
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="T">The type of the cached values.</typeparam>
-internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
+internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
     where TKey : notnull
 {
     /// <summary>
@@ -80,8 +81,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
     public override bool SpreadRefreshes => true;
 
     public override ICacheCoordinator<T>? Coordinator { get; }
-
-    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => _entries.Values;
 
     public override Exception? SharedError
     {
@@ -152,24 +151,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         entry.Stop();
         Log.SetKeyRemoved(Logger, Name, count);
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
-    }
-
-    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) =>
-        CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryGetValue(parsed, out var entry) ? entry : null;
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) =>
-        !IsStopped && CoordinationKeys<TKey>.TryParse(key, out var parsed) ? GetOrAddEntry(parsed) : null;
-
-    void ICoordinatedValues<T>.RemoveLocal(string key)
-    {
-        if (CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
-        {
-            var count = Interlocked.Decrement(ref _count);
-            entry.Stop();
-            Log.SetKeyRemoved(Logger, Name, count);
-        }
     }
 
     /// <summary>Gets the entries (health check, metrics, tests).</summary>
@@ -407,12 +388,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         base.Dispose(disposing);
     }
 
-    private static async ValueTask<bool> RemoveSharedAsync(ICacheCoordinator<T> coordinator, string key, CancellationToken cancellationToken)
-    {
-        await coordinator.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
-
     private KeyedEntry GetOrAddEntry(TKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -463,7 +438,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         });
         if (Coordinator is { } coordinator)
         {
-            await coordinator.StartAsync(this, cancellationToken).ConfigureAwait(false);
+            await coordinator.StartAsync(new CoordinatedValues(this), cancellationToken).ConfigureAwait(false);
         }
 
         if (_registration.InitialKeys is { } initialKeys)
@@ -634,7 +609,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
-        public override string CoordinationKey { get; } = CoordinationKeys<TKey>.Format(key);
+        public override string CoordinationKey { get; } = CoordinationKeys.Format(key);
 
         public void MarkRead() => TryGetValue(out _);
     }

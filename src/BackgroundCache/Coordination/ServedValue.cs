@@ -1,0 +1,25 @@
+namespace BackgroundCache.Coordination;
+
+/// <summary>
+/// The value an entry serves, with the version and expiry a coordinator compares against the store. Immutable; created by
+/// the engine only.
+/// </summary>
+/// <typeparam name="T">The type of the cached value.</typeparam>
+public abstract class ServedValue<T>
+{
+    // Not protected: only the engine's snapshot derives from it, so a value a coordinator sees was published by an entry.
+    private protected ServedValue(T value, DateTimeOffset fetchedAt, DateTimeOffset? expiresAt, long version) =>
+        (Value, FetchedAt, ExpiresAt, Version) = (value, fetchedAt, expiresAt, version);
+
+    /// <summary>Gets the value.</summary>
+    public T Value { get; }
+
+    /// <summary>Gets when this instance published it (on the cache's <see cref="TimeProvider"/>).</summary>
+    public DateTimeOffset FetchedAt { get; }
+
+    /// <summary>Gets when it expires, or <see langword="null"/> when it does not.</summary>
+    public DateTimeOffset? ExpiresAt { get; }
+
+    /// <summary>Gets its version: the store's version for a shared value, a local one otherwise.</summary>
+    public long Version { get; }
+}
