@@ -18,6 +18,12 @@ public static class BackgroundCacheDiagnostics
     public const string CacheNameTag = "backgroundcache.cache.name";
 
     /// <summary>
+    /// The tag that carries the cached value's type on the refresh metrics (<c>AccessToken</c>, <c>WeChatJsApiTicket</c>),
+    /// so caches of different types that share a name (an app's token and its JS-SDK ticket) are told apart.
+    /// </summary>
+    public const string ValueTypeTag = "backgroundcache.value.type";
+
+    /// <summary>
     /// The tag that carries a refresh's outcome: <c>success</c> (an upstream call), <c>shared</c> (a value another instance
     /// fetched, with cluster coordination), <c>failure</c>, <c>timeout</c>.
     /// </summary>

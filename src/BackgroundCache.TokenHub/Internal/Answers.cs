@@ -19,7 +19,8 @@ internal sealed record StatusReport(
     string ApiKeyHeader,
     IReadOnlyList<AppReport> Apps,
     IReadOnlyList<TimelineEntry> Timeline,
-    IReadOnlyList<ClientReport> Clients);
+    IReadOnlyList<ClientReport> Clients,
+    string? Notice);
 
 internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket);
 
@@ -36,7 +37,8 @@ internal sealed record CacheReport(
     int ConsecutiveFailures,
     string? LastError);
 
-internal sealed record TimelineEntry(DateTimeOffset At, string App, string Outcome, double DurationMs);
+/// <summary>One refresh: <see cref="Cache"/> is <c>token</c> or <c>jsapi_ticket</c>, as in the apps table.</summary>
+internal sealed record TimelineEntry(DateTimeOffset At, string App, string Cache, string Outcome, double DurationMs);
 
 internal sealed record ClientReport(string Id, IReadOnlyList<string> Apps, int Keys);
 

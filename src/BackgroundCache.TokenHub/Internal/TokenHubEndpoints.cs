@@ -196,7 +196,7 @@ internal static class TokenHubEndpoints
         context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
         context.Response.Headers.XContentTypeOptions = "nosniff";
         var path = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
-        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json"));
+        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices)));
     }
 
     private static readonly JsonSerializerOptions HealthJson = new() { WriteIndented = true };

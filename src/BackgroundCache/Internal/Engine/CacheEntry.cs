@@ -673,7 +673,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
         var outcome = fromUpstream ? "success" : "shared";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt);
         if (failuresBefore > 0)
@@ -692,7 +692,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
     {
         var engine = _engine;
         var outcome = error is TimeoutException ? "timeout" : "failure";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
 
