@@ -4,6 +4,13 @@ namespace BackgroundCache.TokenHub.Internal;
 
 internal sealed record TokenAnswer(string AccessToken, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
 
+/// <summary>
+/// The answer to an invalidation: the current token and whether it replaced the reported one. <see cref="Replaced"/> is
+/// false when the issuer confirmed the reported token (a WeChat stable token is the same until its last minutes), and
+/// <see cref="Detail"/> then says so.
+/// </summary>
+internal sealed record InvalidateAnswer(string AccessToken, DateTimeOffset ExpiresAt, long ExpiresIn, bool Replaced, string? Detail, bool? Emulated);
+
 internal sealed record TicketAnswer(string Ticket, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
 
 internal sealed record ErrorAnswer(string Error, string? Detail = null, string? Name = null);
@@ -44,6 +51,7 @@ internal sealed record ClientReport(string Id, IReadOnlyList<string> Apps, int K
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TokenAnswer))]
+[JsonSerializable(typeof(InvalidateAnswer))]
 [JsonSerializable(typeof(TicketAnswer))]
 [JsonSerializable(typeof(ErrorAnswer))]
 [JsonSerializable(typeof(UnavailableAnswer))]

@@ -1011,7 +1011,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
 
     /// <summary>
     /// Publishes a value. A shared value keeps the store's version (<paramref name="exact"/>: the same on every instance);
-    /// a local one gets the next version.
+    /// a local one gets the next version, unless it equals the value served (a WeChat stable token confirmed by its
+    /// issuer): then the version stays and only the fetch time, expiry and schedule move.
     /// </summary>
     private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false, bool answersReport = false)
     {
@@ -1021,7 +1022,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             return null; // The same shared version again (a notification and a refresh both delivered it).
         }
 
-        _version = version is { } v && (exact || v > _version) ? v : _version + 1;
+        var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
+        _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
