@@ -29,5 +29,14 @@ public static class BackgroundCacheDiagnostics
     /// </summary>
     public const string OutcomeTag = "backgroundcache.refresh.outcome";
 
+    /// <summary>
+    /// The log category of every single cache (<c>"BackgroundCache.RefreshingCache"</c>); each message names its cache.
+    /// Filter it like any category, e.g. <c>"Logging:LogLevel:BackgroundCache.RefreshingCache": "Warning"</c>.
+    /// </summary>
+    public const string CacheLogCategory = "BackgroundCache.RefreshingCache";
+
+    /// <summary>The log category of every cache set (<c>"BackgroundCache.CacheSet"</c>); each message names its set (and key as <c>set[key]</c>).</summary>
+    public const string CacheSetLogCategory = "BackgroundCache.CacheSet";
+
     internal static readonly ActivitySource ActivitySource = new(ActivitySourceName);
 }
