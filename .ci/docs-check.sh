@@ -278,7 +278,9 @@ if ! (cd "$work" && dotnet build docs.slnx -c Release -tl:off -nologo -v:q -p:Tr
   if [ -z "$errors" ]; then cat "$work/build.log" >&2; fail "the build failed (log above)"; fi
   first="$(head -n 1 <<<"$errors")"
   echo "$errors" | head -n 20 >&2
-  fail "the first block that does not build: $(cut -d: -f1,2 <<<"$first")"
+  error_file="$(cut -d: -f1 <<<"$first")"; error_line="$(cut -d: -f2 <<<"$first")"
+  block_line="$(awk -F'\t' -v f="$error_file" -v l="$error_line" '$2 == f && $3 <= l { s = $3 - 1 } END { print s }' "$work/manifest")"
+  fail "the first block that does not build: the one at $error_file:${block_line:-?} (first error at line $error_line)"
 fi
 
 # 5. Run the whole programs: console ones must exit 0, web ones must start (then they are stopped).
