@@ -260,15 +260,14 @@ public sealed class InvalidationLimitTests
 
 public sealed class StableTokenInvalidationTests
 {
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
+
     [Fact]
     public async Task Invalidate_SameStableTokenReportedAgainAndAgain_CostsAPermitEachTime_SoUpstreamCallsStayBounded()
     {
         // A stable token is the same after a refresh: each new report of it can cost an upstream call, so each costs a permit.
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
-        await using var emulator = await HubHost.StartEmulatorAsync(time);
-        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        await using var hub = await HubHost.StartAsync(settings, time);
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await StartStableHubAsync(emulator);
         var token = await hub.TokenAsync("a", "key-a");
         await hub.TokenAsync("b", "key-all");
         var before = emulator.TokenCalls;
@@ -284,18 +283,12 @@ public sealed class StableTokenInvalidationTests
         (emulator.TokenCalls - before).Should().BeLessThanOrEqualTo(3);
         (await hub.TokenAsync("a", "key-a")).Should().Be(token, "a stable token stays the same");
     }
-}
 
-public sealed class StableTokenConfirmationTests
-{
     [Fact]
     public async Task Invalidate_StableTokenTheIssuerConfirms_AnswersNotReplacedWithTheReason_AndTheVersionStays()
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
-        await using var emulator = await HubHost.StartEmulatorAsync(time);
-        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        await using var hub = await HubHost.StartAsync(settings, time);
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await StartStableHubAsync(emulator);
         var token = await hub.TokenAsync("a", "key-a");
         var before = emulator.TokenCalls;
 
@@ -315,9 +308,8 @@ public sealed class StableTokenConfirmationTests
     [Fact]
     public async Task Invalidate_ClassicTokenReplaced_AnswersReplacedWithoutDetail()
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
-        await using var emulator = await HubHost.StartEmulatorAsync(time);
-        await using var hub = await HubHost.StartAsync(HubHost.TwoAppsThreeClients(emulator, mode: "Token"), time);
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await HubHost.StartAsync(HubHost.TwoAppsThreeClients(emulator, mode: "Token"), _time);
         var token = await hub.TokenAsync("b", "key-b1");
 
         using var response = await hub.SendAsync(HttpMethod.Post, "tokens/b/invalidate", "key-b1", new { access_token = token });
@@ -326,6 +318,14 @@ public sealed class StableTokenConfirmationTests
         answer.GetProperty("access_token").GetString().Should().NotBe(token);
         answer.GetProperty("replaced").GetBoolean().Should().BeTrue();
         answer.TryGetProperty("detail", out _).Should().BeFalse();
+    }
+
+    /// <summary>Apps a (stable token, no JS-SDK ticket) and b, on <paramref name="emulator"/>.</summary>
+    private async Task<HubHost> StartStableHubAsync(WeChatEmulator emulator)
+    {
+        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        return await HubHost.StartAsync(settings, _time);
     }
 }
 
