@@ -12,8 +12,10 @@ public sealed class RefreshingCacheStatus
     public required RefreshingCacheState State { get; init; }
 
     /// <summary>
-    /// Gets the version of the current value: 0 before the first load, then increasing with each new value. A cache
-    /// coordinated through Redis shows the version Redis assigned, the same on every instance.
+    /// Gets the version of the current value: 0 before the first load, then increasing with each new value. A refresh
+    /// that fetches a value equal to the one served (by the value type's equality; an <see cref="AccessToken"/> by its
+    /// <see cref="AccessToken.Value"/>, e.g. a stable token its issuer confirmed) keeps the version. A cache coordinated
+    /// through Redis shows the version Redis assigned, the same on every instance.
     /// </summary>
     public long Version { get; init; }
 

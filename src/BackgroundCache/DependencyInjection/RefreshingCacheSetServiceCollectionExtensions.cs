@@ -115,7 +115,7 @@ public static class RefreshingCacheSetServiceCollectionExtensions
             sp.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>(),
             sp.GetRequiredService<IOptionsMonitor<RefreshingCacheSetOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger($"BackgroundCache.{typeof(T).Name}"),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger(BackgroundCacheDiagnostics.CacheSetLogCategory),
             sp.GetRequiredService<CacheMetrics>()));
         services.AddKeyedSingleton<IRefreshingCacheSet<TKey, T>>(name, (sp, key) => sp.GetRequiredKeyedService<RefreshingCacheSet<TKey, T>>(key));
         if (name.Length == 0)

@@ -22,6 +22,7 @@ internal enum AttemptOutcome
 internal abstract class CacheEngine<T> : IDisposable
 {
     private static readonly RefreshingCacheOptionsValidator Validator = new();
+    private static readonly string ValueTypeName = TypeNames.Of(typeof(T));
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,6 +53,9 @@ internal abstract class CacheEngine<T> : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>Records one attempt on the refresh metrics, tagged with the cache's name and value type.</summary>
+    public void RecordAttempt(string outcome, TimeSpan duration) => Metrics.RecordAttempt(Name, ValueTypeName, outcome, duration);
 
     public TimeProvider Time { get; }
 

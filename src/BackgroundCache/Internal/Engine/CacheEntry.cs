@@ -690,7 +690,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
         var outcome = fromUpstream ? "success" : "shared";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt);
         if (failuresBefore > 0)
@@ -750,7 +750,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     {
         var engine = _engine;
         var outcome = error is TimeoutException ? "timeout" : "failure";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
 
@@ -1089,7 +1089,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
     /// <summary>
     /// Publishes a value. A shared value keeps the store's version (<paramref name="exact"/>: the same on every instance);
-    /// a local one gets the next version.
+    /// a local one gets the next version, unless it equals the value served (a WeChat stable token confirmed by its
+    /// issuer): then the version stays and only the fetch time, expiry and schedule move.
     /// </summary>
     private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false, bool answersReport = false)
     {
@@ -1099,7 +1100,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             return null; // The same shared version again (a notification and a refresh both delivered it).
         }
 
-        _version = version is { } v && (exact || v > _version) ? v : _version + 1;
+        var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
+        _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
