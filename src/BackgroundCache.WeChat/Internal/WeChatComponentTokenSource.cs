@@ -3,9 +3,12 @@ namespace BackgroundCache.WeChat.Internal;
 /// <summary>
 /// Fetches the platform's <c>component_access_token</c> with the latest stored <c>component_verify_ticket</c>. No ticket
 /// yet, or one WeChat calls expired or invalid (61005/61006), is a transient failure: the next push fetches at once.
+/// WeChat does not say that a fetch returns the token already issued, so each fetch is taken to replace it.
 /// </summary>
-internal sealed class WeChatComponentTokenSource(WeChatComponentApi api) : ITokenSource
+internal sealed class WeChatComponentTokenSource(WeChatComponentApi api) : ITokenSource, ITokenRenewalRule
 {
+    public TokenRenewal Renewal => TokenRenewal.ReplacesOnFetch;
+
     public async ValueTask<AccessToken> GetTokenAsync(CancellationToken cancellationToken)
     {
         var options = api.Options;

@@ -81,6 +81,8 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
     public override ICacheCoordinator<T>? Coordinator { get; }
 
+    public override TokenRenewal? Renewal => _registration.RenewalRule?.Renewal;
+
     IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => _entries.Values;
 
     public override Exception? SharedError
