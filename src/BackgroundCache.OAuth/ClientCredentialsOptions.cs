@@ -86,11 +86,21 @@ public sealed class ClientCredentialsOptions
     public string? SigningAlgorithm { get; set; }
 
     /// <summary>
-    /// Gets or sets the audience (<c>aud</c>) of the client assertion, or <see langword="null"/> for the token endpoint
-    /// (RFC 7523 §3). Some issuers want their issuer identifier instead.
+    /// Gets or sets the audience (<c>aud</c>) of the client assertion, or <see langword="null"/> for the issuer identifier
+    /// that discovery names (with <see cref="Authority"/>, as RFC 7523bis requires), else the token endpoint (RFC 7523 §3).
+    /// Servers that follow RFC 7523bis (OpenIddict 7) accept only the issuer: with <see cref="TokenEndpoint"/> set this to
+    /// the issuer identifier.
     /// </summary>
     /// <value>The default is <see langword="null"/>.</value>
     public string? ClientAssertionAudience { get; set; }
+
+    /// <summary>
+    /// Gets or sets the <c>typ</c> header of the client assertion. The default is the explicit type of RFC 7523bis, which
+    /// recent servers (OpenIddict 7, Duende IdentityServer 7) accept or require; set <c>JWT</c> for a server that wants
+    /// the generic type.
+    /// </summary>
+    /// <value>The default is <c>client-authentication+jwt</c>.</value>
+    public string ClientAssertionTokenType { get; set; } = "client-authentication+jwt";
 
     /// <summary>Gets or sets how long a client assertion is valid.</summary>
     /// <value>The default is 5 minutes.</value>
@@ -131,6 +141,7 @@ public sealed class ClientCredentialsOptions
             SigningAlgorithm = SigningAlgorithm,
             ClientAssertionAudience = ClientAssertionAudience,
             ClientAssertionLifetime = ClientAssertionLifetime,
+            ClientAssertionTokenType = ClientAssertionTokenType,
             HttpClientName = HttpClientName,
             DefaultLifetime = DefaultLifetime,
             DiscoveryCacheDuration = DiscoveryCacheDuration,

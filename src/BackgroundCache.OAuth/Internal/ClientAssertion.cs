@@ -7,21 +7,21 @@ namespace BackgroundCache.OAuth.Internal;
 
 /// <summary>
 /// Builds the <c>private_key_jwt</c> client assertion (RFC 7523 §2.2, §3): a JWT with <c>iss</c> = <c>sub</c> = the client
-/// id, <c>aud</c> = the token endpoint, a fresh <c>jti</c>, <c>iat</c>/<c>nbf</c>/<c>exp</c>, signed RS/PS/ES with the
+/// id, <c>aud</c> = the configured audience, else the issuer named by discovery, else the token endpoint, a fresh <c>jti</c>, <c>iat</c>/<c>nbf</c>/<c>exp</c>, signed RS/PS/ES with the
 /// client's key.
 /// </summary>
 internal static class ClientAssertion
 {
     public const string AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-    public static string Create(ClientCredentialsOptions options, Uri tokenEndpoint, DateTimeOffset now)
+    public static string Create(ClientCredentialsOptions options, string audience, DateTimeOffset now)
     {
         using var key = LoadKey(options, out var x5t);
         var algorithm = ResolveAlgorithm(options.SigningAlgorithm, key);
         var header = Json(writer =>
         {
             writer.WriteString("alg", algorithm);
-            writer.WriteString("typ", "JWT");
+            writer.WriteString("typ", options.ClientAssertionTokenType);
             if ((options.KeyId ?? x5t) is { } kid)
             {
                 writer.WriteString("kid", kid);
@@ -37,7 +37,7 @@ internal static class ClientAssertion
         {
             writer.WriteString("iss", options.ClientId);
             writer.WriteString("sub", options.ClientId);
-            writer.WriteString("aud", options.ClientAssertionAudience ?? tokenEndpoint.AbsoluteUri);
+            writer.WriteString("aud", audience);
             writer.WriteString("jti", Guid.NewGuid().ToString("N"));
             writer.WriteNumber("iat", issuedAt);
             writer.WriteNumber("nbf", issuedAt);

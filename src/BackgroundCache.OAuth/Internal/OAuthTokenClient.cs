@@ -29,9 +29,12 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
 
     public async ValueTask<AccessToken> RequestTokenAsync(string cacheName, ClientCredentialsOptions options, CancellationToken cancellationToken)
     {
-        var endpoint = options.TokenEndpoint ?? await DiscoverAsync(cacheName, options, cancellationToken).ConfigureAwait(false);
+        var (endpoint, issuer) = options.TokenEndpoint is { } configured
+            ? (configured, null)
+            : await DiscoverAsync(cacheName, options, cancellationToken).ConfigureAwait(false);
         var started = Time.GetUtcNow();
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = CreateBody(options, endpoint, started) };
+        var audience = options.ClientAssertionAudience ?? issuer ?? endpoint.AbsoluteUri;
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = CreateBody(options, audience, started) };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (options.ClientAuthentication == ClientAuthenticationMethod.BasicHeader)
         {
@@ -120,7 +123,7 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
         }
     }
 
-    private static FormUrlEncodedContent CreateBody(ClientCredentialsOptions options, Uri endpoint, DateTimeOffset now)
+    private static FormUrlEncodedContent CreateBody(ClientCredentialsOptions options, string audience, DateTimeOffset now)
     {
         var form = new List<KeyValuePair<string, string>> { new("grant_type", "client_credentials") };
         if (!string.IsNullOrWhiteSpace(options.Scope))
@@ -147,14 +150,14 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
             case ClientAuthenticationMethod.PrivateKeyJwt:
                 form.Add(new("client_id", options.ClientId));
                 form.Add(new("client_assertion_type", ClientAssertion.AssertionType));
-                form.Add(new("client_assertion", ClientAssertion.Create(options, endpoint, now)));
+                form.Add(new("client_assertion", ClientAssertion.Create(options, audience, now)));
                 break;
         }
 
         return new FormUrlEncodedContent(form);
     }
 
-    private async ValueTask<Uri> DiscoverAsync(string cacheName, ClientCredentialsOptions options, CancellationToken cancellationToken)
+    private async ValueTask<(Uri TokenEndpoint, string? Issuer)> DiscoverAsync(string cacheName, ClientCredentialsOptions options, CancellationToken cancellationToken)
     {
         var authority = options.Authority!;
         var key = options.HttpClientName + " " + authority.AbsoluteUri;
@@ -162,26 +165,26 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
         _discovered.TryGetValue(key, out var known);
         if (known is not null && now - known.ReadAt < options.DiscoveryCacheDuration)
         {
-            return known.TokenEndpoint;
+            return (known.TokenEndpoint, known.Issuer);
         }
 
         try
         {
-            var endpoint = await ReadDiscoveryAsync(cacheName, options, authority, cancellationToken).ConfigureAwait(false);
-            _discovered[key] = new Discovered(endpoint, now);
+            var (endpoint, issuer) = await ReadDiscoveryAsync(cacheName, options, authority, cancellationToken).ConfigureAwait(false);
+            _discovered[key] = new Discovered(endpoint, issuer, now);
             Log.DiscoveryRefreshed(_logger, authority, endpoint);
-            return endpoint;
+            return (endpoint, issuer);
         }
         catch (OAuthTokenException ex) when (known is not null)
         {
             // The issuer's discovery is down or broken: the endpoint it named last time is still the best guess; try
             // the document again at the next token call.
             Log.DiscoveryFailedUsingKnown(_logger, ex, authority, known.TokenEndpoint);
-            return known.TokenEndpoint;
+            return (known.TokenEndpoint, known.Issuer);
         }
     }
 
-    private async Task<Uri> ReadDiscoveryAsync(string cacheName, ClientCredentialsOptions options, Uri authority, CancellationToken cancellationToken)
+    private async Task<(Uri TokenEndpoint, string? Issuer)> ReadDiscoveryAsync(string cacheName, ClientCredentialsOptions options, Uri authority, CancellationToken cancellationToken)
     {
         var document = new Uri(authority.AbsoluteUri[authority.AbsoluteUri.Length - 1] == '/' ? authority : new Uri(authority.AbsoluteUri + "/"), ".well-known/openid-configuration");
         using var request = new HttpRequestMessage(HttpMethod.Get, document);
@@ -198,7 +201,8 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
             && Uri.TryCreate(element.GetString(), UriKind.Absolute, out var endpoint)
             && (endpoint.Scheme == Uri.UriSchemeHttps || endpoint.Scheme == Uri.UriSchemeHttp))
         {
-            return endpoint;
+            var issuer = json.RootElement.TryGetProperty("issuer", out var i) && i.ValueKind == JsonValueKind.String ? i.GetString() : null;
+            return (endpoint, issuer);
         }
 
         throw new OAuthTokenException(
@@ -371,9 +375,11 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
         return delay is { } d && d > TimeSpan.Zero ? d : null;
     }
 
-    private sealed class Discovered(Uri tokenEndpoint, DateTimeOffset readAt)
+    private sealed class Discovered(Uri tokenEndpoint, string? issuer, DateTimeOffset readAt)
     {
         public Uri TokenEndpoint { get; } = tokenEndpoint;
+
+        public string? Issuer { get; } = issuer;
 
         public DateTimeOffset ReadAt { get; } = readAt;
     }
