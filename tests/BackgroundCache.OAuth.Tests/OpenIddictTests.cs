@@ -5,18 +5,22 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using OpenIddictServer = BackgroundCache.Samples.OAuth.DevelopmentIdentityProvider;
 
 namespace BackgroundCache.OAuth.Tests;
 
-/// <summary>Against a real authorization server: OpenIddict 7 in-process on Kestrel loopback, with a protected API.</summary>
-public sealed class OpenIddictTests
+/// <summary>
+/// Against a real authorization server: OpenIddict 7 in-process on Kestrel loopback, with a protected API. Tests that
+/// neither move its clock, count its requests nor revoke its tokens share one server.
+/// </summary>
+public sealed class OpenIddictTests(OpenIddictTests.SharedServer shared) : IClassFixture<OpenIddictTests.SharedServer>
 {
     [Theory]
     [InlineData(ClientAuthenticationMethod.BasicHeader)]
     [InlineData(ClientAuthenticationMethod.RequestBody)]
     public async Task ClientSecret_EachMethod_GetsATokenWithScopeAndResourceThatTheApiAccepts(ClientAuthenticationMethod method)
     {
-        await using var server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+        var server = shared.Server;
         await using var client = await ClientHost.StartAsync(
             o =>
             {
@@ -45,7 +49,7 @@ public sealed class OpenIddictTests
     [InlineData("rsa-certificate")]
     public async Task PrivateKeyJwt_PemOrCertificate_GetsATokenTheApiAccepts(string key)
     {
-        await using var server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+        var server = shared.Server;
         using var certificate = key == "rsa-certificate"
             ? new CertificateRequest("CN=jwt-service", server.RsaKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.Now.AddDays(-1), DateTimeOffset.Now.AddDays(1))
             : null;
@@ -83,7 +87,7 @@ public sealed class OpenIddictTests
     [Fact]
     public async Task Authority_DiscoversTheTokenEndpoint()
     {
-        await using var server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+        var server = shared.Server;
         await using var client = await ClientHost.StartAsync(
             o =>
             {
@@ -103,7 +107,7 @@ public sealed class OpenIddictTests
     [InlineData(null, null, "https://unknown.example.com/", "invalid_target")]
     public async Task ErrorAnswers_ArePermanentTypedAndHoldNoSecret(string? secret, string? scope, string? resource, string error)
     {
-        await using var server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+        var server = shared.Server;
         await using var client = await ClientHost.StartAsync(
             o =>
             {
@@ -185,7 +189,7 @@ public sealed class OpenIddictTests
     [Fact]
     public async Task TokenSet_PerKeyHook_OneTokenPerAudienceFromOneRegistration()
     {
-        await using var server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+        var server = shared.Server;
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(ClientHost.NewClock());
         builder.Services.AddClientCredentialsTokenSet<string>(
@@ -240,5 +244,15 @@ public sealed class OpenIddictTests
         var payload = jwt.Split('.')[1].Replace('-', '+').Replace('_', '/');
         payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
         return JsonDocument.Parse(Convert.FromBase64String(payload)).RootElement.Clone();
+    }
+
+    /// <summary>One OpenIddict server for the tests that leave its state alone.</summary>
+    public sealed class SharedServer : IAsyncLifetime
+    {
+        public OpenIddictServer Server { get; private set; } = null!;
+
+        public async Task InitializeAsync() => Server = await OpenIddictServer.StartAsync(ClientHost.NewClock());
+
+        public async Task DisposeAsync() => await Server.DisposeAsync();
     }
 }

@@ -76,40 +76,32 @@ internal static class ClientAssertion
         x5t = null;
         var pem = options.PrivateKey ?? throw new InvalidOperationException("PrivateKey or Certificate is required when ClientAuthentication is PrivateKeyJwt.");
 #if NET
+        const string NotAKey = "PrivateKey is not a PEM RSA or EC private key (PKCS#8 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY').";
         if (pem.Contains("EC PRIVATE KEY", StringComparison.Ordinal))
         {
-            return ImportEc(pem);
+            return Import(ECDsa.Create(), pem, NotAKey);
         }
 
-        var rsa = RSA.Create();
         try
         {
-            rsa.ImportFromPem(pem);
-            return rsa;
+            return Import(RSA.Create(), pem, "PrivateKey is not a valid PEM RSA private key.");
         }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        catch (ArgumentException) when (!pem.Contains("RSA PRIVATE KEY", StringComparison.Ordinal))
         {
-            rsa.Dispose();
-            if (pem.Contains("RSA PRIVATE KEY", StringComparison.Ordinal))
-            {
-                throw new ArgumentException("PrivateKey is not a valid PEM RSA private key.", ex);
-            }
-
-            return ImportEc(pem);
+            return Import(ECDsa.Create(), pem, NotAKey); // a PKCS#8 "PRIVATE KEY" may hold an EC key
         }
 
-        static ECDsa ImportEc(string pem)
+        static AsymmetricAlgorithm Import(AsymmetricAlgorithm key, string pem, string problem)
         {
-            var ec = ECDsa.Create();
             try
             {
-                ec.ImportFromPem(pem);
-                return ec;
+                key.ImportFromPem(pem);
+                return key;
             }
             catch (Exception ex) when (ex is CryptographicException or ArgumentException)
             {
-                ec.Dispose();
-                throw new ArgumentException("PrivateKey is not a PEM RSA or EC private key (PKCS#8 'PRIVATE KEY', 'RSA PRIVATE KEY' or 'EC PRIVATE KEY').", ex);
+                key.Dispose();
+                throw new ArgumentException(problem, ex);
             }
         }
 #else

@@ -230,26 +230,21 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new OAuthTokenException(
-                $"Client credentials token '{cacheName}': the {what} {request.RequestUri} did not answer in time (HttpClient.Timeout of client '{options.HttpClientName}').",
-                null,
-                null,
-                null,
-                isTransient: true,
-                retryAfter: null,
-                ex);
+            throw NoAnswer($"did not answer in time (HttpClient.Timeout of client '{options.HttpClientName}').", ex);
         }
         catch (HttpRequestException ex)
         {
-            throw new OAuthTokenException(
-                $"Client credentials token '{cacheName}': the {what} {request.RequestUri} could not be reached: {ex.Message}",
-                null,
-                null,
-                null,
-                isTransient: true,
-                retryAfter: null,
-                ex);
+            throw NoAnswer("could not be reached: " + ex.Message, ex);
         }
+
+        OAuthTokenException NoAnswer(string what2, Exception cause) => new(
+            $"Client credentials token '{cacheName}': the {what} {request.RequestUri} {what2}",
+            null,
+            null,
+            null,
+            isTransient: true,
+            retryAfter: null,
+            cause);
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
@@ -286,26 +281,23 @@ internal sealed class OAuthTokenClient(IHttpClientFactory httpClientFactory, Tim
 
     private static JsonDocument? TryParseObject(byte[] body)
     {
-        if (body.Length == 0)
-        {
-            return null;
-        }
-
+        JsonDocument? document = null;
         try
         {
-            var document = JsonDocument.Parse(body);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                return document;
-            }
-
-            document.Dispose();
-            return null;
+            document = body.Length > 0 ? JsonDocument.Parse(body) : null;
         }
         catch (JsonException)
         {
-            return null;
+            // Not JSON at all: the caller reports the status and content type.
         }
+
+        if (document is { RootElement.ValueKind: not JsonValueKind.Object })
+        {
+            document.Dispose();
+            document = null;
+        }
+
+        return document;
     }
 
     private OAuthTokenException ErrorAnswer(string cacheName, Uri endpoint, int status, HttpResponseHeaders headers, JsonDocument? json, string? mediaType)

@@ -16,14 +16,16 @@ using OpenIddict.Server.AspNetCore;
 using OpenIddict.Validation.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
-namespace BackgroundCache.OAuth.Tests;
+namespace BackgroundCache.Samples.OAuth;
 
 /// <summary>
-/// A real OpenIddict authorization server (client credentials, scopes, resource indicators, client_secret_basic,
-/// client_secret_post and private_key_jwt) and an API it protects, in-process on Kestrel at 127.0.0.1 on a dynamic port,
-/// on its own <see cref="TimeProvider"/> (so a test can make the API see a token as expired).
+/// The sample's identity provider in Development, and the OAuth tests' authorization server: a real OpenIddict server
+/// (client credentials, scopes, resource indicators, client_secret_basic, client_secret_post and private_key_jwt) and an
+/// invoices API it protects, in-process on Kestrel at 127.0.0.1 (a dynamic port unless one is given), on its own
+/// <see cref="TimeProvider"/> (so a test can make the API see a token as expired). Never a production identity provider:
+/// ephemeral keys, an in-memory store, plain HTTP.
 /// </summary>
-internal sealed class OpenIddictServer : IAsyncDisposable
+public sealed class DevelopmentIdentityProvider : IAsyncDisposable
 {
     public const string SecretClientId = "billing-service";
     public const string ClientSecret = "s3cr3t +:%/&= do-not-print";
@@ -36,7 +38,7 @@ internal sealed class OpenIddictServer : IAsyncDisposable
     private int _tokenRequests;
     private int _apiCalls;
 
-    private OpenIddictServer(WebApplication app, Uri baseAddress, RSA rsa, ECDsa ec)
+    private DevelopmentIdentityProvider(WebApplication app, Uri baseAddress, RSA rsa, ECDsa ec)
     {
         _app = app;
         BaseAddress = baseAddress;
@@ -56,13 +58,14 @@ internal sealed class OpenIddictServer : IAsyncDisposable
 
     public int ApiCalls => Volatile.Read(ref _apiCalls);
 
-    public static async Task<OpenIddictServer> StartAsync(TimeProvider time)
+    public static async Task<DevelopmentIdentityProvider> StartAsync(TimeProvider? time = null, int port = 0)
     {
+        time ??= TimeProvider.System;
         var rsa = RSA.Create(2048);
         var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
         var database = Guid.NewGuid().ToString("N");
         builder.Services.AddDbContext<DbContext>(o =>
         {
@@ -98,7 +101,7 @@ internal sealed class OpenIddictServer : IAsyncDisposable
         builder.Services.AddAuthorization();
 
         var app = builder.Build();
-        OpenIddictServer? server = null;
+        DevelopmentIdentityProvider? server = null;
         app.Use(async (context, next) =>
         {
             if (context.Request.Path.StartsWithSegments("/connect/token", StringComparison.Ordinal))
@@ -134,7 +137,7 @@ internal sealed class OpenIddictServer : IAsyncDisposable
 
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new OpenIddictServer(app, new Uri(address.TrimEnd('/') + "/"), rsa, ec);
+        server = new DevelopmentIdentityProvider(app, new Uri(address.TrimEnd('/') + "/"), rsa, ec);
         await server.SeedAsync();
         return server;
     }
