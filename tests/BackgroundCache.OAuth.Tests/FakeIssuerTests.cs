@@ -67,18 +67,31 @@ public sealed class FakeIssuerTests
         token!.Value.Should().Be("late");
     }
 
-    [Fact]
-    public async Task ServerError_IsTransientAndTemporarilyUnavailableToo()
+    [Theory]
+    [InlineData("invalid_client", 401, false)]
+    [InlineData("unauthorized_client", 400, false)]
+    [InlineData("invalid_scope", 400, false)]
+    [InlineData("invalid_grant", 400, false)]
+    [InlineData("unsupported_grant_type", 400, false)]
+    [InlineData("temporarily_unavailable", 400, true)]
+    [InlineData("server_error", 500, true)]
+    [InlineData("anything", 502, true)]
+    public async Task ErrorCodes_ArePermanentOrTransientAsRfc6749Says(string error, int status, bool transient)
     {
         await using var issuer = await FakeIssuer.StartAsync();
         issuer.Token = (_, context) =>
         {
-            context.Response.StatusCode = 400;
-            return context.Response.WriteAsJsonAsync(new { error = "temporarily_unavailable" });
+            context.Response.StatusCode = status;
+            return context.Response.WriteAsJsonAsync(new { error, error_description = "said the issuer" });
         };
         await using var client = await ClientHost.StartAsync(o => Configure(o, issuer));
 
-        client.Cache.Status.LastError.Should().BeOfType<OAuthTokenException>().Which.IsTransient.Should().BeTrue();
+        var failure = client.Cache.Status.LastError.Should().BeOfType<OAuthTokenException>().Subject;
+        failure.Error.Should().Be(error);
+        failure.ErrorDescription.Should().Be("said the issuer");
+        failure.StatusCode.Should().Be((HttpStatusCode)status);
+        failure.IsTransient.Should().Be(transient);
+        failure.RetryAfter.Should().BeNull();
     }
 
     [Fact]
