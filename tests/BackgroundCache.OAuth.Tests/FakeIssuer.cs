@@ -38,6 +38,8 @@ internal sealed class FakeIssuer : IAsyncDisposable
 
     public ConcurrentQueue<string> ApiBodies { get; } = new();
 
+    public ConcurrentQueue<string> TokenBodies { get; } = new();
+
     /// <summary>Answers the n-th token request (1-based); the default issues "token-n" for an hour.</summary>
     public Func<int, HttpContext, Task> Token { get; set; } = (n, context) => context.Response.WriteAsJsonAsync(new { access_token = $"token-{n}", token_type = "Bearer", expires_in = 3600 });
 
@@ -54,6 +56,11 @@ internal sealed class FakeIssuer : IAsyncDisposable
         app.MapPost("/token", async context =>
         {
             issuer!.AuthorizationHeaders.Enqueue(context.Request.Headers.Authorization.ToString());
+            using (var reader = new StreamReader(context.Request.Body))
+            {
+                issuer.TokenBodies.Enqueue(await reader.ReadToEndAsync());
+            }
+
             await issuer.Token(Interlocked.Increment(ref issuer._tokenRequests), context);
         });
         app.Map("/api/{**rest}", async context =>

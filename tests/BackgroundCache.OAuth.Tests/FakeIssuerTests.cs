@@ -145,6 +145,39 @@ public sealed class FakeIssuerTests
     }
 
     [Fact]
+    public async Task Configuration_RequestBody_SendsIdSecretScopeResourceAndParametersInTheForm()
+    {
+        await using var issuer = await FakeIssuer.StartAsync();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["OAuth:Billing:TokenEndpoint"] = issuer.TokenEndpoint.AbsoluteUri,
+            ["OAuth:Billing:ClientId"] = "svc",
+            ["OAuth:Billing:ClientSecret"] = Secret,
+            ["OAuth:Billing:ClientAuthentication"] = "RequestBody",
+            ["OAuth:Billing:Scope"] = "a b",
+            ["OAuth:Billing:Resource"] = "https://api.example.com/",
+            ["OAuth:Billing:Parameters:audience"] = "https://api.example.com",
+        });
+        builder.Services.AddClientCredentialsToken("billing", builder.Configuration.GetSection("OAuth:Billing"));
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var token = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("billing").GetAsync();
+
+        token.Value.Should().Be("token-1");
+        issuer.AuthorizationHeaders.Should().Equal(string.Empty);
+        issuer.TokenBodies.Single().Split('&').Should().BeEquivalentTo(
+            "grant_type=client_credentials",
+            "scope=a+b",
+            "resource=https%3A%2F%2Fapi.example.com%2F",
+            "audience=https%3A%2F%2Fapi.example.com",
+            "client_id=svc",
+            "client_secret=p%40ss+word%2B%3A%25");
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Handler_SecondUnauthorized_IsReturnedWithoutAThirdCall()
     {
         await using var issuer = await FakeIssuer.StartAsync();
