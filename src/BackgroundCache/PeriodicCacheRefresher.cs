@@ -298,5 +298,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             rejected is null ? owner.FetchAsync(cancellationToken) : owner.FetchReplacementAsync(rejected.Value, cancellationToken);
 
         public override DateTimeOffset? GetExpiresAt(T value) => owner.GetExpiresAt(value);
+
+        public override TokenRenewal? Renewal => (owner as ITokenRenewalRule)?.Renewal;
     }
 }

@@ -38,6 +38,14 @@ public sealed class RefreshingCacheStatus
     public Exception? LastError { get; init; }
 
     /// <summary>
+    /// Gets a value indicating whether the next refresh waits for the issuer's renewal window: the token source declared
+    /// <see cref="TokenRenewal.SameUntilWindow(TimeSpan)"/> and <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> is
+    /// longer than the window, so <see cref="NextRefreshAt"/> lies just inside the window (a fetch any earlier would bring back
+    /// the token already held) rather than <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> ahead of the expiry.
+    /// </summary>
+    public bool WaitingForRenewalWindow { get; init; }
+
+    /// <summary>
     /// Gets how old the current value is at <paramref name="now"/>.
     /// </summary>
     /// <param name="now">The current time, from the same <see cref="TimeProvider"/> as the cache.</param>
@@ -62,6 +70,11 @@ public sealed class RefreshingCacheStatus
         Append(text, "refreshed", LastRefreshedAt);
         Append(text, "expires", ExpiresAt);
         Append(text, "next refresh", NextRefreshAt);
+        if (WaitingForRenewalWindow)
+        {
+            text.Append(" (waiting for the issuer's renewal window)");
+        }
+
         if (ConsecutiveFailures > 0)
         {
             text.Append(", ").Append(ConsecutiveFailures.ToString(System.Globalization.CultureInfo.InvariantCulture))

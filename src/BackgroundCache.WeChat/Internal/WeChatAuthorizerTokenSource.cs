@@ -7,10 +7,13 @@ namespace BackgroundCache.WeChat.Internal;
 /// Fetches an authorizer's <c>authorizer_access_token</c> with its stored <c>authorizer_refresh_token</c> and the current
 /// component token, and stores every refresh token an answer returns. 61023 (or no refresh token at all) removes the
 /// authorizer from the store and the set (<see cref="CacheKeyNotFoundException"/>: the set drops the key and its readers learn
-/// that the account is not authorized): the key is gone, so there is no retry loop.
+/// that the account is not authorized): the key is gone, so there is no retry loop. Each refresh issues a new token
+/// (and may rotate the refresh token), so the rule is replaces-on-fetch.
 /// </summary>
-internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKeyedTokenSource<string>
+internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKeyedTokenSource<string>, ITokenRenewalRule
 {
+    public TokenRenewal Renewal => TokenRenewal.ReplacesOnFetch;
+
     /// <summary>A token obtained at authorization is used for the first load if it has at least this long to live.</summary>
     private static readonly TimeSpan SeedMinRemaining = TimeSpan.FromMinutes(10);
 

@@ -7,14 +7,17 @@ namespace BackgroundCache.WeChat.Internal;
 /// yet is an expected, transient state (<see cref="PushedTicketMissingException"/>, logged once): the source asks WeChat
 /// to start pushing tickets (<c>api_start_push_ticket</c>) once, and again at most once per ticket interval while none
 /// arrives, and the next push fetches at once. A ticket WeChat calls expired or invalid (61005/61006) is transient too.
+/// WeChat does not say that a fetch returns the token already issued, so each fetch is taken to replace it.
 /// </summary>
-internal sealed class WeChatComponentTokenSource(WeChatComponentApi api) : ITokenSource
+internal sealed class WeChatComponentTokenSource(WeChatComponentApi api) : ITokenSource, ITokenRenewalRule
 {
     /// <summary>WeChat pushes a ticket every 10 minutes: asking for pushes more often than that cannot help.</summary>
     internal static readonly TimeSpan StartPushInterval = TimeSpan.FromMinutes(10);
 
     private readonly object _gate = new();
     private DateTimeOffset? _nextStartPushAt;
+
+    public TokenRenewal Renewal => TokenRenewal.ReplacesOnFetch;
 
     public async ValueTask<AccessToken> GetTokenAsync(CancellationToken cancellationToken)
     {

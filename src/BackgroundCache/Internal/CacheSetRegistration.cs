@@ -15,6 +15,9 @@ internal sealed class CacheSetRegistration<TKey, T>(string name, Func<IServicePr
 
     public Func<T, DateTimeOffset?>? ExpirySelector { get; set; }
 
+    /// <summary>Gets or sets the keyed token source's renewal rule, set when the fetch is built (null: none declared).</summary>
+    public ITokenRenewalRule? RenewalRule { get; set; }
+
     public Func<IServiceProvider, CancellationToken, ValueTask<IEnumerable<TKey>>>? InitialKeys { get; set; }
 
     /// <summary>Gets or sets what builds the set's cluster coordinator (the Redis package), or null.</summary>

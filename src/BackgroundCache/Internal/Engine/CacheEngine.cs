@@ -113,6 +113,9 @@ internal abstract class CacheEngine<T> : IDisposable
     /// <summary>Gets a value indicating whether a value's next refresh after an out-of-schedule load is spread (sets).</summary>
     public virtual bool SpreadRefreshes => false;
 
+    /// <summary>Gets the issuer's token renewal rule that the fetch declares (<see cref="ITokenRenewalRule"/>), or null.</summary>
+    public virtual TokenRenewal? Renewal => null;
+
     /// <summary>Gets the coordinator that decides who calls the upstream (Redis), or null.</summary>
     public virtual ICacheCoordinator<T>? Coordinator => null;
 

@@ -143,6 +143,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                     LastAttemptAt = _lastAttemptAt,
                     ConsecutiveFailures = _failures,
                     LastError = _lastError ?? (current is null ? _engine.SharedError : null),
+                    WaitingForRenewalWindow = _state == EntryState.Idle && _failures == 0
+                        && RefreshPolicy.WaitsForRenewalWindow(_engine.Options, current?.ExpiresAt, _engine.Renewal),
                 };
             }
         }
@@ -371,7 +373,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             _state = EntryState.Idle;
             if (_current is { } adopted && _pending is null)
             {
-                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes);
+                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -468,7 +470,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             if (_state == EntryState.Idle)
             {
                 // Another instance refreshed: the next check follows the new value's schedule, after the leader's.
-                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now);
+                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -680,8 +682,8 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             {
                 _state = EntryState.Idle;
                 _due = now + (fromUpstream
-                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime)
-                    : RefreshPolicy.AfterShared(options, expiresAt, now));
+                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime, engine.Renewal)
+                    : RefreshPolicy.AfterShared(options, expiresAt, now, engine.Renewal));
                 ArmLocked();
             }
 

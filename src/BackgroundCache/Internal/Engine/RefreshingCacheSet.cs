@@ -82,6 +82,8 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
 
     public override ICacheCoordinator<T>? Coordinator { get; }
 
+    public override TokenRenewal? Renewal => _registration.RenewalRule?.Renewal;
+
     public override Exception? SharedError
     {
         get
