@@ -19,9 +19,11 @@ public sealed class ArchitectureTests
         ["BackgroundCache.WeChat.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeChat"],
         ["BackgroundCache.WeChat.Testing"] = ["BackgroundCache", "BackgroundCache.WeChat"],
 
-        // Coordination stores: the core only; a store knows no provider. BackgroundCache.WeChat is still referenced for the
-        // Open Platform store until the provider-neutral store abstraction (issue 20, item 3) lands: then delete it here.
-        ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache", "BackgroundCache.WeChat"],
+        ["BackgroundCache.OAuth"] = ["BackgroundCache"],
+
+        // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
+        // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
+        ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],
 
         // The hub: the core, providers and coordination stores.
         ["BackgroundCache.TokenHub"] = ["BackgroundCache", "BackgroundCache.WeChat", "BackgroundCache.StackExchangeRedis"],
