@@ -1104,7 +1104,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
 
         var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
         _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
-        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
+        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReportInit = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();
