@@ -1,3 +1,4 @@
+using BackgroundCache.StackExchangeRedis.Internal;
 using BackgroundCache.Tests.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
@@ -19,9 +20,13 @@ public sealed class RedisCoordinationContractTests(RedisFixture redis) : Coordin
 
         public async Task LapseLeaseAsync(string name)
         {
-            // A value other than an AccessToken has its type in the Redis keys.
+            // A value other than an AccessToken has its type in the Redis keys; the coordinator's own naming (hash tag).
             await using var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
-            await connection.GetDatabase().KeyDeleteAsync($"{prefix}{name}:String:lease");
+            var deleted = await connection.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, $"{name}:String") + ":lease");
+            if (!deleted)
+            {
+                throw new InvalidOperationException($"No lease key for '{name}': the fixture's key name no longer matches the coordinator's.");
+            }
         }
 
         public ValueTask DisposeAsync() => default;
