@@ -16,7 +16,7 @@ namespace BackgroundCache.Internal.Engine;
 /// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEntry<T>
+internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulable, ICoordinatedEntry<T>
 {
     private const long NoWake = long.MaxValue;
 
@@ -408,6 +408,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             _state = EntryState.Stopped;
             _due = null;
             _wakeTicks = NoWake;
+            _engine.Scheduler.Remove(this); // nothing of a removed key stays reachable from the scheduler (issue #21)
             pending = _pending;
             inflight = _inflight;
             _pending = null;
@@ -997,6 +998,10 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable, ICoordinatedEn
             if (wake != NoWake)
             {
                 _engine.Scheduler.Schedule(this, wake);
+            }
+            else
+            {
+                _engine.Scheduler.Remove(this);
             }
         }
     }

@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using BackgroundCache.Internal.Engine;
+
+namespace BackgroundCache.Tests.Sets;
+
+/// <summary>
+/// Keys that come and go (issue #21): a removed or evicted key gives its memory back at once, not at its next scheduled
+/// wake, and remove/re-add cycles do not grow the scheduler.
+/// </summary>
+public sealed class SetChurnTests
+{
+    [Fact]
+    public async Task RemoveAsync_LoadedKey_ReleasesItsValueAtOnce()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2));
+        var value = await LoadAsync(h, "tenant-a");
+
+        (await h.Set.RemoveAsync("tenant-a")).Should().BeTrue();
+
+        (await CollectedAsync(value)).Should().BeTrue("nothing holds a removed key's entry, snapshot or value until its next wake");
+        h.Engine.Scheduler.QueuedCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task EvictAfterIdle_EvictedKey_ReleasesItsValueAtOnce()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2),
+            o => o.EvictAfterIdle = TimeSpan.FromMinutes(10));
+        var value = await LoadAsync(h, "idle");
+
+        await h.AdvanceAsync(TimeSpan.FromMinutes(16));
+
+        h.Set.Count.Should().Be(0);
+        (await CollectedAsync(value)).Should().BeTrue();
+        h.Engine.Scheduler.QueuedCount.Should().Be(1, "only the sweep stays scheduled");
+    }
+
+    [Fact]
+    public async Task RemoveAndReAdd_HundredCycles_SchedulerHoldsOneWakePerKey()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2));
+        var keys = Enumerable.Range(0, 100).Select(i => $"k{i}").ToArray();
+
+        for (var cycle = 0; cycle < 100; cycle++)
+        {
+            foreach (var key in keys)
+            {
+                await h.Set.GetAsync(key);
+            }
+
+            await h.QuiesceAsync();
+            h.Engine.Scheduler.QueuedCount.Should().Be(keys.Length);
+            foreach (var key in keys)
+            {
+                await h.Set.RemoveAsync(key);
+            }
+
+            h.Engine.Scheduler.QueuedCount.Should().Be(0);
+        }
+    }
+
+    [Fact]
+    public void DueTimeHeap_RandomSetsAndRemoves_AlwaysYieldsTheEarliest()
+    {
+        var random = new Random(21);
+        var heap = new DueTimeHeap();
+        var items = Enumerable.Range(0, 200).Select(_ => new Item()).ToArray();
+        var expected = new Dictionary<Item, long>();
+
+        for (var step = 0; step < 20_000; step++)
+        {
+            var item = items[random.Next(items.Length)];
+            switch (random.Next(4))
+            {
+                case 0:
+                    heap.Remove(item).Should().Be(expected.Remove(item));
+                    break;
+                case 1 when heap.Count > 0:
+                    heap.TryPeek(out _, out var earliest).Should().BeTrue();
+                    earliest.Should().Be(expected.Values.Min());
+                    var taken = (Item)heap.Dequeue();
+                    expected[taken].Should().Be(earliest);
+                    expected.Remove(taken);
+                    break;
+                default:
+                    var ticks = random.Next(1_000);
+                    heap.Set(item, ticks);
+                    expected[item] = ticks;
+                    break;
+            }
+
+            heap.Count.Should().Be(expected.Count);
+            (item.HeapIndex >= 0).Should().Be(expected.ContainsKey(item));
+        }
+
+        var drained = new List<long>();
+        while (heap.TryPeek(out _, out var ticks))
+        {
+            drained.Add(ticks);
+            heap.Dequeue();
+        }
+
+        drained.Should().BeInAscendingOrder().And.HaveCount(expected.Count);
+        items.Should().OnlyContain(i => i.HeapIndex == -1);
+    }
+
+    /// <summary>Loads a key and returns a weak reference to its value; the value never crosses an await of the test.</summary>
+    private static async Task<WeakReference> LoadAsync(SetHarness<string, Value> h, string key)
+    {
+        h.Set.GetOrAdd(key);
+        await h.QuiesceAsync();
+        return Weak(h, key);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference Weak(SetHarness<string, Value> h, string key)
+    {
+        h.Set.TryGetValue(key, out var value).Should().BeTrue();
+        return new WeakReference(value);
+    }
+
+    /// <summary>
+    /// Full collections until the value is gone, at most ten: the pool thread that ran the key's last attempt may still be
+    /// unwinding the frames that held the value when the test resumes (the attempt signals its end just before it returns).
+    /// </summary>
+    private static async Task<bool> CollectedAsync(WeakReference value)
+    {
+        for (var round = 0; round < 10 && value.IsAlive; round++)
+        {
+            await Task.Yield();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+        }
+
+        return !value.IsAlive;
+    }
+
+    private sealed class Item : DueTimeHeapItem;
+
+    public sealed record Value(string Key);
+}
