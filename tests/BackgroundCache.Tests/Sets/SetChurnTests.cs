@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using BackgroundCache.Internal.Engine;
 
@@ -63,6 +64,29 @@ public sealed class SetChurnTests
 
             h.Engine.Scheduler.QueuedCount.Should().Be(0);
         }
+    }
+
+    [Fact]
+    public async Task Load_TwoHundredKeysQueuedBehindTheBudget_LeaveNoRegistrationOnTheStopToken()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            async (_, key, _) =>
+            {
+                await Task.Yield();
+                return new Value(key);
+            },
+            configureSet: o => o.MaxConcurrentFetches = 1);
+        var keys = Enumerable.Range(0, 200).Select(i => $"k{i}").ToArray();
+
+        foreach (var key in keys)
+        {
+            h.Set.GetOrAdd(key);
+        }
+
+        await h.QuiesceAsync();
+
+        keys.Where(k => !h.Set.TryGetValue(k, out var _)).Should().BeEmpty();
+        StopTokenCallbackNodes(h.Engine).Should().Be(0, "a registration on the set's stop token stays in its free list for the set's life");
     }
 
     [Fact]
@@ -140,6 +164,37 @@ public sealed class SetChurnTests
         }
 
         return !value.IsAlive;
+    }
+
+    /// <summary>
+    /// Callback nodes (live or kept for reuse) of the engine's stop token source. Runtime internals (.NET 10: a
+    /// <c>_registrations</c> object with <c>Callbacks</c> and <c>FreeNodeList</c> chains); a changed layout fails loudly.
+    /// </summary>
+    private static int StopTokenCallbackNodes(object engine)
+    {
+        var source = (CancellationTokenSource)typeof(CacheEngine<Value>).GetField("_stopping", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(engine)!;
+        var registrationsField = typeof(CancellationTokenSource).GetField("_registrations", BindingFlags.NonPublic | BindingFlags.Instance);
+        registrationsField.Should().NotBeNull("the test reads the runtime's CancellationTokenSource layout");
+        var registrations = registrationsField!.GetValue(source);
+        if (registrations is null)
+        {
+            return 0;
+        }
+
+        var type = registrations.GetType();
+        return Count(type.GetField("Callbacks")!.GetValue(registrations)) + Count(type.GetField("FreeNodeList")!.GetValue(registrations));
+
+        static int Count(object? node)
+        {
+            var count = 0;
+            while (node is not null)
+            {
+                count++;
+                node = node.GetType().GetField("Next")!.GetValue(node);
+            }
+
+            return count;
+        }
     }
 
     private sealed class Item : DueTimeHeapItem;

@@ -558,12 +558,14 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     internal async Task RunAttemptAsync(AttemptPlan plan)
     {
         var engine = _engine;
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(engine.Stopping);
+        // Not linked to the engine's stop token (a registration per attempt would stay in that token's free list for good,
+        // issue #21): stopping the engine stops every entry, and Stop cancels the attempt's source.
+        var cts = new CancellationTokenSource();
         Task? prior;
         lock (_gate)
         {
             _attemptCts = cts;
-            if (_state == EntryState.Stopped)
+            if (_state == EntryState.Stopped || engine.IsStopped)
             {
                 cts.Cancel();
             }
@@ -676,7 +678,10 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         var outcome = fromUpstream ? "success" : "shared";
         engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
-        Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt);
+        if (engine.Logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt); // a set's name is formatted per key: only when logged
+        }
         if (failuresBefore > 0)
         {
             Log.Recovered(engine.Logger, DisplayName, failuresBefore, servedVersion);
@@ -749,22 +754,20 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
     {
         var engine = _engine;
-        var rejected = plan.Rejected;
         if (engine.Coordinator is { } coordinator)
         {
             // FetchTimeout bounds the upstream call only; the coordinator bounds its own waits in real time.
             return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
         }
 
-        return Timed(ct => UpstreamAsync(engine, this, rejected, ct), options, cancellationToken, ref slot);
+        var fetch = Timed(plan.Rejected, options, cancellationToken, ref slot);
+        return fetch.IsCompletedSuccessfully ? new((fetch.Result, null, true)) : FromUpstreamAsync(fetch);
 
-        static async Task<(T, long?, bool)> UpstreamAsync(CacheEngine<T> engine, CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken ct) =>
-            (await engine.FetchAsync(entry, rejected, ct).ConfigureAwait(false), null, true);
+        static async ValueTask<(T, long?, bool)> FromUpstreamAsync(ValueTask<T> fetch) => (await fetch.ConfigureAwait(false), null, true);
     }
 
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
-        var engine = _engine;
         var rejected = plan.Rejected;
         var result = await coordinator.RefreshAsync(
             this,
@@ -772,7 +775,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
                 IDisposable? none = null;
-                return Timed(c => engine.FetchAsync(this, rejected, c).AsTask(), options, ct, ref none);
+                return Timed(rejected, options, ct, ref none);
             },
             plan.Requested,
             rejected is null ? default : rejected.Value,
@@ -781,62 +784,65 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         return (result.Value, result.Version, result.FromUpstream);
     }
 
-    /// <summary>Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.</summary>
-    private ValueTask<TResult> Timed<TResult>(Func<CancellationToken, Task<TResult>> start, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    /// <summary>
+    /// Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.
+    /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
+    /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
+    /// </summary>
+    private ValueTask<T> Timed(CacheSnapshot<T>? rejected, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
     {
         var engine = _engine;
+        var attempt = Volatile.Read(ref _attemptCts);
+        var linked = attempt is not null && attempt.Token == cancellationToken ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = linked?.Token ?? cancellationToken;
 
-        // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
-#if NETSTANDARD2_0
-        var timeout = engine.Time.CreateCancellationTokenSource(options.FetchTimeout);
-#else
-        var timeout = new CancellationTokenSource(options.FetchTimeout, engine.Time);
-#endif
-        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        Task<TResult> fetch;
+        // The deadline is scheduled before the fetch starts, so a test clock can end a hanging fetch.
+        var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!);
+        ValueTask<T> fetch;
         try
         {
-            fetch = start(linked.Token);
+            fetch = engine.FetchAsync(this, rejected, token);
         }
         catch
         {
-            linked.Dispose();
-            timeout.Dispose();
+            deadline.Disarm();
+            linked?.Dispose();
             throw;
         }
 
         if (fetch.IsCompletedSuccessfully)
         {
-            linked.Dispose();
-            timeout.Dispose();
-            return new ValueTask<TResult>(fetch.Result);
+            deadline.Disarm();
+            linked?.Dispose();
+            return fetch;
         }
 
         // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
         // FetchTimeout, so the fetch budget counts calls actually in flight.
         var owned = slot;
         slot = null;
-        return AwaitTimedAsync(fetch, owned, timeout, linked, options, cancellationToken);
+        return AwaitTimedAsync(fetch.AsTask(), owned, deadline, linked, options, token);
     }
 
-    private async ValueTask<TResult> AwaitTimedAsync<TResult>(
-        Task<TResult> fetch,
+    private async ValueTask<T> AwaitTimedAsync(
+        Task<T> fetch,
         IDisposable? slot,
-        CancellationTokenSource timeout,
-        CancellationTokenSource linked,
+        FetchDeadline deadline,
+        CancellationTokenSource? linked,
         RefreshingCacheOptions options,
-        CancellationToken cancellationToken)
+        CancellationToken token)
     {
         try
         {
-            return await fetch.WaitAsync(linked.Token).ConfigureAwait(false);
+            return await fetch.WaitAsync(token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (deadline.HasFired && !IsStopping())
         {
             throw new TimeoutException($"The fetch for cache '{DisplayName}' did not complete within FetchTimeout ({options.FetchTimeout}).", ex);
         }
         finally
         {
+            deadline.Disarm();
             if (fetch.IsCompleted)
             {
                 slot?.Dispose();
@@ -846,8 +852,21 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
                 Abandon(fetch, slot);
             }
 
-            linked.Dispose();
-            timeout.Dispose();
+            linked?.Dispose();
+        }
+    }
+
+    /// <summary>Whether the entry or its engine stopped (a cancellation then is a stop, not a timeout).</summary>
+    private bool IsStopping()
+    {
+        if (_engine.IsStopped)
+        {
+            return true;
+        }
+
+        lock (_gate)
+        {
+            return _state == EntryState.Stopped;
         }
     }
 

@@ -625,7 +625,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
-        public override string CoordinationKey { get; } = CoordinationKeys<TKey>.Format(key);
+        public override string CoordinationKey => CoordinationKeys<TKey>.Format(Key); // not stored: a string per key otherwise
 
         public void MarkRead() => TryGetValue(out _);
     }
