@@ -21,7 +21,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     private const long NoWake = long.MaxValue;
 
     private readonly CacheEngine<T> _engine;
-    private readonly Lock _gate = new();
+    private readonly object _gate; // the entry itself (Monitor): a Lock object would cost 40 B per key of a set (issue #21)
     private volatile CacheSnapshot<T>? _current;
     private volatile bool _touched;
     private EntryState _state;
@@ -41,7 +41,11 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     private CancellationTokenSource? _attemptCts;
     private Task? _abandoned;
 
-    public CacheEntry(CacheEngine<T> engine) => _engine = engine;
+    public CacheEntry(CacheEngine<T> engine)
+    {
+        _engine = engine;
+        _gate = this;
+    }
 
     private enum EntryState : byte
     {

@@ -621,7 +621,13 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
         public int StreakEpoch { get; set; }
 
-        public DateTimeOffset LastReadAt { get; set; } = addedAt;
+        private long _lastReadAtTicks = addedAt.UtcTicks; // 8 bytes, not a DateTimeOffset's 16 (issue #21)
+
+        public DateTimeOffset LastReadAt
+        {
+            get => new(_lastReadAtTicks, TimeSpan.Zero);
+            set => _lastReadAtTicks = value.UtcTicks;
+        }
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
