@@ -764,10 +764,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
         }
 
-        var fetch = Timed(plan.Rejected, options, cancellationToken, ref slot);
-        return fetch.IsCompletedSuccessfully ? new((fetch.Result, null, true)) : FromUpstreamAsync(fetch);
-
-        static async ValueTask<(T, long?, bool)> FromUpstreamAsync(ValueTask<T> fetch) => (await fetch.ConfigureAwait(false), null, true);
+        return Timed<(T Value, long? Version, bool FromUpstream)>(plan.Rejected, static value => (value, null, true), options, ref slot, cancellationToken);
     }
 
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
@@ -779,7 +776,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
                 IDisposable? none = null;
-                return Timed(rejected, options, ct, ref none);
+                return Timed(rejected, static value => value, options, ref none, ct);
             },
             plan.Requested,
             rejected is null ? default : rejected.Value,
@@ -793,7 +790,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
     /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
     /// </summary>
-    private ValueTask<T> Timed(CacheSnapshot<T>? rejected, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    private ValueTask<TResult> Timed<TResult>(CacheSnapshot<T>? rejected, Func<T, TResult> map, RefreshingCacheOptions options, ref IDisposable? slot, CancellationToken cancellationToken)
     {
         var engine = _engine;
         var attempt = Volatile.Read(ref _attemptCts);
@@ -818,18 +815,19 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         {
             deadline.Disarm();
             linked?.Dispose();
-            return fetch;
+            return new ValueTask<TResult>(map(fetch.Result));
         }
 
         // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
         // FetchTimeout, so the fetch budget counts calls actually in flight.
         var owned = slot;
         slot = null;
-        return AwaitTimedAsync(fetch.AsTask(), owned, deadline, linked, options, token);
+        return AwaitTimedAsync(fetch.AsTask(), map, owned, deadline, linked, options, token);
     }
 
-    private async ValueTask<T> AwaitTimedAsync(
+    private async ValueTask<TResult> AwaitTimedAsync<TResult>(
         Task<T> fetch,
+        Func<T, TResult> map,
         IDisposable? slot,
         FetchDeadline deadline,
         CancellationTokenSource? linked,
@@ -838,7 +836,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     {
         try
         {
-            return await fetch.WaitAsync(token).ConfigureAwait(false);
+            return map(await fetch.WaitAsync(token).ConfigureAwait(false));
         }
         catch (OperationCanceledException ex) when (deadline.HasFired && !IsStopping())
         {
