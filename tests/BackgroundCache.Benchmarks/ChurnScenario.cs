@@ -74,15 +74,6 @@ public static class ChurnScenario
 
     private static string[] Keys(int n) => [.. Enumerable.Range(0, n).Select(i => $"tenant-{i:D7}")];
 
-    private static void ConfigureRefresh(RefreshingCacheOptions o)
-    {
-        o.RefreshInterval = RefreshInterval;
-        o.Jitter = TimeSpan.FromSeconds(30);
-        o.RetryInitialDelay = TimeSpan.FromSeconds(1);
-        o.RetryMaxDelay = TimeSpan.FromMinutes(1);
-        o.FetchTimeout = TimeSpan.FromSeconds(30);
-    }
-
     private static long ManagedBytes()
     {
         GC.Collect();
@@ -101,7 +92,7 @@ public static class ChurnScenario
         }
 
         builder.Services.AddRefreshingCacheSet<string, Payload>(SetName, fetch, o => o.MaxConcurrentFetches = cap);
-        builder.Services.Configure<RefreshingCacheOptions>(SetName, ConfigureRefresh);
+        builder.Services.Configure<RefreshingCacheOptions>(SetName, CacheSetScenario.ConfigureRefresh);
         return builder.Build();
     }
 
@@ -126,16 +117,22 @@ public static class ChurnScenario
         }
     }
 
+    /// <summary>Starts the host, adds and removes one key (JIT, first allocations), and measures the heap with no key.</summary>
+    private static async Task<(RefreshingCacheSet<string, Payload> Set, long EmptyHeap)> StartEmptyAsync(IHost host)
+    {
+        var set = Engine(host);
+        await host.StartAsync();
+        await LoadAsync(set, ["warm-up"]);
+        await RemoveAllAsync(set, ["warm-up"]);
+        return (set, ManagedBytes());
+    }
+
     /// <summary>Real clock, a value per key: heap with the keys loaded, and 1 s after every key was removed.</summary>
     private static async Task RemovalAsync(int n)
     {
         var keys = Keys(n);
         using var host = NewSetHost(null, (_, key, _) => new ValueTask<Payload>(new Payload(key)), 100);
-        var set = Engine(host);
-        await host.StartAsync();
-        await LoadAsync(set, ["warm-up"]);
-        await RemoveAllAsync(set, ["warm-up"]);
-        var empty = ManagedBytes();
+        var (set, empty) = await StartEmptyAsync(host);
         await LoadAsync(set, keys);
         var loaded = ManagedBytes();
         await RemoveAllAsync(set, keys);
@@ -153,11 +150,7 @@ public static class ChurnScenario
     {
         var keys = Keys(n);
         using var host = NewSetHost(null, (_, key, _) => new ValueTask<Payload>(new Payload(key)), 100);
-        var set = Engine(host);
-        await host.StartAsync();
-        await LoadAsync(set, ["warm-up"]);
-        await RemoveAllAsync(set, ["warm-up"]);
-        var empty = ManagedBytes();
+        var (set, empty) = await StartEmptyAsync(host);
         var marks = new List<string>();
         for (var cycle = 1; cycle <= cycles; cycle++)
         {
@@ -300,7 +293,7 @@ public static class ChurnScenario
         {
             var name = $"cache-{i:D6}";
             builder.Services.AddRefreshingCache(name, (_, _) => new ValueTask<Payload>(Shared));
-            builder.Services.Configure<RefreshingCacheOptions>(name, ConfigureRefresh);
+            builder.Services.Configure<RefreshingCacheOptions>(name, CacheSetScenario.ConfigureRefresh);
         }
 
         using var host = builder.Build();

@@ -138,13 +138,11 @@ internal sealed class DueTimeHeap
                 break;
             }
 
-            _nodes[index] = _nodes[parent];
-            _nodes[index].Item.HeapIndex = index;
+            Place(index, _nodes[parent]);
             index = parent;
         }
 
-        _nodes[index] = node;
-        node.Item.HeapIndex = index;
+        Place(index, node);
     }
 
     private void SiftDown(int index)
@@ -169,11 +167,15 @@ internal sealed class DueTimeHeap
                 break;
             }
 
-            _nodes[index] = _nodes[child];
-            _nodes[index].Item.HeapIndex = index;
+            Place(index, _nodes[child]);
             index = child;
         }
 
+        Place(index, node);
+    }
+
+    private void Place(int index, (DueTimeHeapItem Item, long Ticks) node)
+    {
         _nodes[index] = node;
         node.Item.HeapIndex = index;
     }
