@@ -28,11 +28,11 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     private long _version;
     private int _failures;
     private Exception? _lastError;
-    private DateTimeOffset? _startedAt;
-    private DateTimeOffset? _lastAttemptAt;
-    private DateTimeOffset? _blockedUntil;
-    private DateTimeOffset? _due;
-    private DateTimeOffset? _retireAt;
+    private UtcTime? _startedAt; // UtcTime: 16 bytes where a DateTimeOffset? takes 24 (issue #21)
+    private UtcTime? _lastAttemptAt;
+    private UtcTime? _blockedUntil;
+    private UtcTime? _due;
+    private UtcTime? _retireAt;
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
