@@ -1,6 +1,9 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using BackgroundCache.Internal.Engine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.Tests.Sets;
 
@@ -87,6 +90,46 @@ public sealed class SetChurnTests
 
         keys.Where(k => !h.Set.TryGetValue(k, out var _)).Should().BeEmpty();
         StopTokenCallbackNodes(h.Engine).Should().Be(0, "a registration on the set's stop token stays in its free list for the set's life");
+    }
+
+    [Fact]
+    public async Task FetchTimeout_HundredLoadsAndRefreshes_CreateNoTimerBeyondTheSetsOne()
+    {
+        var fake = new FakeTimeProvider();
+        var time = new TimerCountingTimeProvider(fake);
+        var builder = CacheHarness<Value>.CreateBuilder();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddRefreshingCacheSet<string, Value>("set", async (_, key, _) =>
+        {
+            await Task.Yield();
+            return new Value(key);
+        });
+        builder.Services.Configure<RefreshingCacheOptions>("set", o =>
+        {
+            o.Jitter = TimeSpan.Zero;
+            o.RefreshInterval = TimeSpan.FromMinutes(5);
+            o.FetchTimeout = TimeSpan.FromSeconds(30);
+        });
+        using var host = builder.Build();
+        var set = host.Services.GetRequiredKeyedService<RefreshingCacheSet<string, Value>>("set");
+        await host.StartAsync();
+
+        foreach (var key in Enumerable.Range(0, 100).Select(i => $"k{i}"))
+        {
+            set.GetOrAdd(key);
+        }
+
+        await set.WhenQuiescentAsync();
+        var until = fake.GetUtcNow() + TimeSpan.FromMinutes(6);
+        while (set.Scheduler.NextDue is { } next && next <= until)
+        {
+            fake.Advance(next - fake.GetUtcNow());
+            await set.WhenQuiescentAsync();
+        }
+
+        set.Entries.Should().OnlyContain(e => e.Current != null && e.Current.Version == 2, "every key loaded and refreshed once");
+        time.Created.Should().Be(1, "FetchTimeout is a due time in the set's scheduler, not a timer per attempt");
+        await host.StopAsync();
     }
 
     [Fact]
@@ -198,6 +241,25 @@ public sealed class SetChurnTests
     }
 
     private sealed class Item : DueTimeHeapItem;
+
+    private sealed class TimerCountingTimeProvider(FakeTimeProvider inner) : TimeProvider
+    {
+        private int _created;
+
+        public int Created => Volatile.Read(ref _created);
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _created);
+            return inner.CreateTimer(callback, state, dueTime, period);
+        }
+    }
 
     public sealed record Value(string Key);
 }
