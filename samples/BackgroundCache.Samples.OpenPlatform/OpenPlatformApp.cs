@@ -79,6 +79,21 @@ public static partial class OpenPlatformApp
             });
         });
 
+        // One account's token, as a business endpoint would use it (here only its fingerprint is shown). An AppId that has
+        // not authorized the platform is a 404 that says so, not a 500.
+        app.MapGet("/menu/{appId}", async (string appId, [FromKeyedServices(PlatformName)] IRefreshingCacheSet<string, AccessToken> tokens, CancellationToken ct) =>
+        {
+            try
+            {
+                var token = await tokens.GetAsync(appId, ct);
+                return Results.Json(new { appId, fingerprint = token.Fingerprint });
+            }
+            catch (CacheValueUnavailableException ex) when (ex.InnerException is CacheKeyNotFoundException)
+            {
+                return Results.NotFound(new { appId, error = ex.Message });
+            }
+        });
+
         // The owner's way in: WeChat's authorization page, then back here with auth_code.
         app.MapGet("/authorize", async (HttpContext context, [FromKeyedServices(PlatformName)] WeChatOpenPlatform platform, CancellationToken ct) =>
         {

@@ -20,6 +20,7 @@ public static class TokenHubDiagnostics
 
     /// <summary>
     /// The tag that carries a report's outcome: <c>refreshed</c> (it named the token served, which was replaced),
+    /// <c>confirmed</c> (it named the token served, and the issuer answered the same token: a WeChat stable token),
     /// <c>superseded</c> (the hub had already moved on; answered the current token at no cost), <c>limited</c> (429),
     /// <c>invalid</c> (400 or 413) or <c>unavailable</c> (503).
     /// </summary>

@@ -10,7 +10,9 @@ namespace BackgroundCache.WeChat.Testing;
 
 /// <summary>
 /// The Open Platform (third-party platform) side of the emulator: <c>cgi-bin/component/api_component_token</c>,
-/// <c>api_query_auth</c>, <c>api_authorizer_token</c> and <c>api_create_preauthcode</c>, and encrypted pushes of
+/// <c>api_query_auth</c>, <c>api_authorizer_token</c>, <c>api_create_preauthcode</c>, <c>api_get_authorizer_info</c> and
+/// <c>api_start_push_ticket</c> (the component token accepted as <c>?access_token=</c> and <c>?component_access_token=</c>),
+/// and encrypted pushes of
 /// <c>component_verify_ticket</c> and authorization events to a platform's event URL, sealed with the emulator's own
 /// implementation of WeChat's message crypto.
 /// </summary>
@@ -26,6 +28,8 @@ public sealed partial class WeChatEmulator
     private int _queryAuthCalls;
     private int _authorizerTokenCalls;
     private int _preAuthCodeCalls;
+    private int _authorizerInfoCalls;
+    private int _startPushTicketCalls;
     private int _authorizerTokenInFlight;
     private int _peakAuthorizerTokenInFlight;
     private bool _pushesStopped;
@@ -41,6 +45,12 @@ public sealed partial class WeChatEmulator
 
     /// <summary>Gets the number of <c>api_create_preauthcode</c> calls.</summary>
     public int PreAuthCodeCalls => Volatile.Read(ref _preAuthCodeCalls);
+
+    /// <summary>Gets the number of <c>api_get_authorizer_info</c> calls.</summary>
+    public int AuthorizerInfoCalls => Volatile.Read(ref _authorizerInfoCalls);
+
+    /// <summary>Gets the number of <c>api_start_push_ticket</c> calls.</summary>
+    public int StartPushTicketCalls => Volatile.Read(ref _startPushTicketCalls);
 
     /// <summary>Gets the most <c>api_authorizer_token</c> calls that were in flight at once.</summary>
     public int PeakConcurrentAuthorizerTokenCalls => Volatile.Read(ref _peakAuthorizerTokenInFlight);
@@ -63,6 +73,35 @@ public sealed partial class WeChatEmulator
         lock (_gate)
         {
             _components[componentAppId] = new ComponentState(componentAppId, componentAppSecret, token, Convert.FromBase64String(encodingAesKey + "="));
+        }
+    }
+
+    /// <summary>
+    /// Sets the platform's event URL (as in the Open Platform console): <c>api_start_push_ticket</c> pushes a ticket to it
+    /// at once. <see cref="StartPushingTickets(string, Uri, TimeSpan?)"/> sets it too.
+    /// </summary>
+    /// <param name="componentAppId">The platform's AppId.</param>
+    /// <param name="eventUrl">The platform's event URL.</param>
+    public void SetComponentEventUrl(string componentAppId, Uri eventUrl)
+    {
+        ArgumentNullException.ThrowIfNull(eventUrl);
+        lock (_gate)
+        {
+            Component(componentAppId).EventUrl = eventUrl;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the pushes the emulator started on its own (scheduled tickets, the ticket <c>api_start_push_ticket</c>
+    /// sends) have been answered: a test's signal that a push has landed.
+    /// </summary>
+    /// <returns>A task that completes when no such push is in flight.</returns>
+    public Task WhenPushesCompleteAsync()
+    {
+        lock (_gate)
+        {
+            _pushes.RemoveAll(t => t.IsCompleted);
+            return Task.WhenAll([.. _pushes]);
         }
     }
 
@@ -104,6 +143,7 @@ public sealed partial class WeChatEmulator
     {
         ArgumentNullException.ThrowIfNull(eventUrl);
         var period = interval ?? _options.ComponentVerifyTicketInterval;
+        SetComponentEventUrl(componentAppId, eventUrl);
         var timer = _options.TimeProvider.CreateTimer(
             _ =>
             {
@@ -363,6 +403,8 @@ public sealed partial class WeChatEmulator
         app.MapPost("/cgi-bin/component/api_query_auth", QueryAuthAsync);
         app.MapPost("/cgi-bin/component/api_authorizer_token", AuthorizerTokenAsync);
         app.MapPost("/cgi-bin/component/api_create_preauthcode", PreAuthCodeAsync);
+        app.MapPost("/cgi-bin/component/api_get_authorizer_info", AuthorizerInfoAsync);
+        app.MapPost("/cgi-bin/component/api_start_push_ticket", StartPushTicketAsync);
     }
 
     private static async Task<Dictionary<string, string>?> ReadBodyAsync(HttpContext context)
@@ -453,7 +495,14 @@ public sealed partial class WeChatEmulator
     private int ValidateComponentTokenLocked(HttpContext context, Dictionary<string, string>? body, out ComponentState? component)
     {
         component = null;
-        var token = context.Request.Query["component_access_token"].ToString();
+        // WeChat's older pages name the component token component_access_token, its current ones access_token: both work.
+        var query = context.Request.Query;
+        var token = query["component_access_token"].ToString();
+        if (string.IsNullOrEmpty(token))
+        {
+            token = query["access_token"].ToString();
+        }
+
         if (string.IsNullOrEmpty(token))
         {
             return 41001;
@@ -483,9 +532,40 @@ public sealed partial class WeChatEmulator
         return 0;
     }
 
-    private async Task QueryAuthAsync(HttpContext context)
+    private Task QueryAuthAsync(HttpContext context)
     {
         Interlocked.Increment(ref _queryAuthCalls);
+        return ComponentCallAsync(context, (component, body) =>
+        {
+            var now = _options.TimeProvider.GetUtcNow();
+            if (!body.TryGetValue("authorization_code", out var authCode) || !component.Codes.Remove(authCode, out var grant) || now >= grant.ExpiresAt)
+            {
+                return (61010, null);
+            }
+
+            var refresh = "refreshtoken@@@" + NewSecretValue(string.Empty)[..60];
+            component.Authorizers[grant.AuthorizerAppId] = new AuthorizerState(refresh);
+            var token = IssueAuthorizerToken(grant.AuthorizerAppId, now);
+            return (0, new()
+            {
+                ["authorization_info"] = new Dictionary<string, object>
+                {
+                    ["authorizer_appid"] = grant.AuthorizerAppId,
+                    ["authorizer_access_token"] = token,
+                    ["expires_in"] = (long)_options.TokenLifetime.TotalSeconds,
+                    ["authorizer_refresh_token"] = refresh,
+                    ["func_info"] = FuncInfo(),
+                },
+            });
+        });
+    }
+
+    /// <summary>
+    /// A component API called with the component token: reads the JSON body, checks the token and <c>component_appid</c>,
+    /// then lets <paramref name="handle"/> answer (under the emulator's lock) with an errcode or a result.
+    /// </summary>
+    private async Task ComponentCallAsync(HttpContext context, Func<ComponentState, Dictionary<string, string>, (int Code, Dictionary<string, object>? Result)> handle)
+    {
         var body = await ReadBodyAsync(context).ConfigureAwait(false);
         Dictionary<string, object>? result = null;
         int code;
@@ -494,33 +574,14 @@ public sealed partial class WeChatEmulator
             code = ValidateComponentTokenLocked(context, body, out var component);
             if (code == 0)
             {
-                var now = _options.TimeProvider.GetUtcNow();
-                if (!body!.TryGetValue("authorization_code", out var authCode) || !component!.Codes.Remove(authCode, out var grant) || now >= grant.ExpiresAt)
-                {
-                    code = 61010;
-                }
-                else
-                {
-                    var refresh = "refreshtoken@@@" + NewSecretValue(string.Empty)[..60];
-                    component.Authorizers[grant.AuthorizerAppId] = new AuthorizerState(refresh);
-                    var token = IssueAuthorizerToken(grant.AuthorizerAppId, now);
-                    result = new()
-                    {
-                        ["authorization_info"] = new Dictionary<string, object>
-                        {
-                            ["authorizer_appid"] = grant.AuthorizerAppId,
-                            ["authorizer_access_token"] = token,
-                            ["expires_in"] = (long)_options.TokenLifetime.TotalSeconds,
-                            ["authorizer_refresh_token"] = refresh,
-                            ["func_info"] = new[] { new Dictionary<string, object> { ["funcscope_category"] = new Dictionary<string, int> { ["id"] = 1 } } },
-                        },
-                    };
-                }
+                (code, result) = handle(component!, body!);
             }
         }
 
         await (result is not null ? WriteJsonAsync(context, result) : WriteErrorAsync(context, code, ComponentErrorText(code))).ConfigureAwait(false);
     }
+
+    private static Dictionary<string, object>[] FuncInfo() => [new() { ["funcscope_category"] = new Dictionary<string, int> { ["id"] = 1 } }];
 
     private async Task AuthorizerTokenAsync(HttpContext context)
     {
@@ -594,6 +655,85 @@ public sealed partial class WeChatEmulator
             : WriteErrorAsync(context, code, ComponentErrorText(code))).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>api_get_authorizer_info</c>: the account's details (nickname, type, original ID…) and its authorization (AppId,
+    /// refresh token, permission sets), as WeChat documents them; 61023 for an account that has not authorized the platform.
+    /// </summary>
+    private Task AuthorizerInfoAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _authorizerInfoCalls);
+        return ComponentCallAsync(context, (component, body) =>
+        {
+            var appId = body.GetValueOrDefault("authorizer_appid") ?? string.Empty;
+            if (!component.Authorizers.TryGetValue(appId, out var state) || state.RefreshToken is null)
+            {
+                return (61023, null);
+            }
+
+            return (0, new()
+            {
+                ["authorizer_info"] = new Dictionary<string, object>
+                {
+                    ["nick_name"] = "Emulated account " + appId,
+                    ["head_img"] = "http://wx.qlogo.cn/mmopen/emulator/0",
+                    ["service_type_info"] = new Dictionary<string, int> { ["id"] = 2 },
+                    ["verify_type_info"] = new Dictionary<string, int> { ["id"] = 0 },
+                    ["user_name"] = "gh_" + appId[^Math.Min(appId.Length, 12)..],
+                    ["alias"] = string.Empty,
+                    ["qrcode_url"] = "http://mmbiz.qpic.cn/emulator/0",
+                    ["business_info"] = new Dictionary<string, int> { ["open_pay"] = 0, ["open_shake"] = 0, ["open_scan"] = 0, ["open_card"] = 0, ["open_store"] = 0 },
+                    ["principal_name"] = "Emulated company",
+                    ["signature"] = string.Empty,
+                },
+                ["authorization_info"] = new Dictionary<string, object>
+                {
+                    ["authorizer_appid"] = appId,
+                    ["authorizer_refresh_token"] = state.RefreshToken,
+                    ["func_info"] = FuncInfo(),
+                },
+            });
+        });
+    }
+
+    /// <summary>
+    /// <c>api_start_push_ticket</c> (body <c>component_appid</c>, <c>component_secret</c>; no token): answers
+    /// <c>{"errcode":0,"errmsg":"ok"}</c> and, when the platform's event URL is known, pushes a new ticket to it at once.
+    /// </summary>
+    private async Task StartPushTicketAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _startPushTicketCalls);
+        var body = await ReadBodyAsync(context).ConfigureAwait(false);
+        int code;
+        lock (_gate)
+        {
+            if (body is null)
+            {
+                code = 47001;
+            }
+            else if (!body.TryGetValue("component_appid", out var appId) || !_components.TryGetValue(appId, out var component))
+            {
+                code = 40013;
+            }
+            else if (!body.TryGetValue("component_secret", out var secret) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(component.Secret)))
+            {
+                code = 40125;
+            }
+            else
+            {
+                code = 0;
+                if (component.EventUrl is { } eventUrl && !_pushesStopped)
+                {
+                    _pushes.RemoveAll(t => t.IsCompleted);
+                    _pushes.Add(PushQuietlyAsync(appId, eventUrl));
+                }
+            }
+        }
+
+        await (code == 0
+            ? WriteJsonAsync(context, new() { ["errcode"] = 0, ["errmsg"] = "ok" })
+            : WriteErrorAsync(context, code, ComponentErrorText(code))).ConfigureAwait(false);
+    }
+
     /// <summary>An authorizer token works on the business APIs like an Official Account's (a new one supersedes the previous, which keeps a grace period).</summary>
     private string IssueAuthorizerToken(string authorizerAppId, DateTimeOffset now)
     {
@@ -637,6 +777,8 @@ public sealed partial class WeChatEmulator
         public Dictionary<string, (string AuthorizerAppId, DateTimeOffset ExpiresAt)> Codes { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, AuthorizerState> Authorizers { get; } = new(StringComparer.Ordinal);
+
+        public Uri? EventUrl { get; set; }
     }
 
     private sealed record AuthorizerState(string? RefreshToken);

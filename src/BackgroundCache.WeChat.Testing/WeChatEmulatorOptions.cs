@@ -87,9 +87,10 @@ public sealed class WeChatEmulatorOptions
 
     /// <summary>
     /// Gets or sets a value indicating whether each <c>api_authorizer_token</c> answer carries a new
-    /// <c>authorizer_refresh_token</c> that replaces the one used (which then answers 61023): a client that does not store
-    /// every refresh token it receives loses the authorizer. WeChat does not document whether it rotates them.
+    /// <c>authorizer_refresh_token</c> that replaces the one used (which then answers 61023). WeChat documents that a
+    /// refresh token stays valid until the account revokes or authorizes again (its answers return the same one); turn this
+    /// on to test that a client stores every refresh token it receives.
     /// </summary>
-    /// <value>The default is <see langword="true"/>.</value>
-    public bool RotateAuthorizerRefreshTokens { get; set; } = true;
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool RotateAuthorizerRefreshTokens { get; set; }
 }

@@ -17,8 +17,11 @@ namespace BackgroundCache.WeChat;
 /// <see cref="ForceRefreshAsync(CancellationToken)"/>. Readers use the keyed <see cref="IRefreshingCache{T}"/> of
 /// <see cref="AccessToken"/> instead.
 /// </remarks>
-public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
+public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource, ITokenRenewalRule
 {
+    /// <summary>WeChat's stable token: the same token until its last 5 minutes, a new one from then on.</summary>
+    internal static readonly TokenRenewal StableTokenRenewal = TokenRenewal.SameUntilWindow(TimeSpan.FromMinutes(5));
+
     /// <summary>WeChat allows 20 forced refreshes a day, at least 30 s apart.</summary>
     internal const int ForceRefreshDailyLimit = 20;
 
@@ -51,6 +54,12 @@ public sealed class WeChatAccessTokenSource : IRejectionAwareTokenSource
 
     /// <summary>Gets the name of the app's token cache.</summary>
     public string Name { get; }
+
+    /// <summary>
+    /// Gets WeChat's renewal rule for the configured <see cref="WeChatOptions.Mode"/>: a stable token is the same until its
+    /// last 5 minutes (<see cref="TokenRenewal.SameUntilWindow(TimeSpan)"/>), a classic token is replaced on each fetch.
+    /// </summary>
+    public TokenRenewal Renewal => _options.Get(Name).Mode == WeChatTokenMode.StableToken ? StableTokenRenewal : TokenRenewal.ReplacesOnFetch;
 
     /// <inheritdoc />
     public async ValueTask<AccessToken> GetTokenAsync(CancellationToken cancellationToken)

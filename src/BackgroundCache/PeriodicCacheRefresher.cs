@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
 using BackgroundCache.Internal.Engine;
 using Microsoft.Extensions.Hosting;
@@ -23,7 +24,7 @@ namespace BackgroundCache;
 /// <see cref="RefreshingCacheOptions.WaitForInitialLoad"/> load together, not one after another.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshingCache<T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
+public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshingCache<T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
 {
     private SingleEngine? _engine;
     private CacheEntry<T>? _entry;
@@ -47,10 +48,6 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     protected TimeProvider TimeProvider => Engine.Time;
 
     TimeProvider CacheMetrics.IMetricsSource.TimeProvider => Engine.Time;
-
-    RefreshingCacheOptions ICoordinatedValues<T>.Options => Engine.Options;
-
-    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => [Entry];
 
     /// <summary>Test hook: called each time the refresher becomes idle with its next refresh scheduled (after each attempt).</summary>
     internal Action? OnIdle { get; set; }
@@ -182,17 +179,6 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         return value is AccessToken token ? token.ExpiresAt : null;
     }
 
-    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) => key.Length == 0 ? Entry : null;
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) => key.Length == 0 ? Entry : null;
-
-    void ICoordinatedValues<T>.RemoveLocal(string key)
-    {
-        // A single cache has one value, which is never removed.
-    }
-
     MetricsReading CacheMetrics.IMetricsSource.Read(DateTimeOffset now) => MetricsReading.FromStatus(Status, now);
 
     /// <inheritdoc />
@@ -235,7 +221,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         engine.ValidateOptions();
         if (engine.Coordinator is { } coordinator)
         {
-            await coordinator.StartAsync(this, cancellationToken).ConfigureAwait(false);
+            await coordinator.StartAsync(new CoordinatedValues(this), cancellationToken).ConfigureAwait(false);
         }
 
         Entry.Start(engine.Time.GetUtcNow());
@@ -281,6 +267,27 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
         public ICacheCoordinator<T>? Coordinator { get; } = coordinator;
     }
 
+    /// <summary>The cache as its coordinator sees it: another object, so a reader holding the refresher cannot reach it.</summary>
+    private sealed class CoordinatedValues(PeriodicCacheRefresher<T> owner) : ICoordinatedValues<T>
+    {
+        public string Name => owner.Name;
+
+        public RefreshingCacheOptions Options => owner.Engine.Options;
+
+        public IEnumerable<ICoordinatedEntry<T>> Entries => [owner.Entry.Coordination];
+
+        public DateTimeOffset? GetExpiresAt(T value) => owner.GetExpiresAt(value);
+
+        // A single cache has one value, key "", which is never removed.
+        public ICoordinatedEntry<T>? Find(string key) => key.Length == 0 ? owner.Entry.Coordination : null;
+
+        public ICoordinatedEntry<T>? GetOrAdd(string key) => Find(key);
+
+        public void RemoveLocal(string key)
+        {
+        }
+    }
+
     /// <summary>The engine of one value: fetches through the refresher's virtual methods.</summary>
     private sealed class SingleEngine(PeriodicCacheRefresher<T> owner, CacheRuntime runtime)
         : CacheEngine<T>(runtime.Name, runtime.Options, runtime.Time, runtime.Logger, runtime.Metrics, runtime.ExpirySelector, runtime.Observers)
@@ -291,5 +298,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             rejected is null ? owner.FetchAsync(cancellationToken) : owner.FetchReplacementAsync(rejected.Value, cancellationToken);
 
         public override DateTimeOffset? GetExpiresAt(T value) => owner.GetExpiresAt(value);
+
+        public override TokenRenewal? Renewal => (owner as ITokenRenewalRule)?.Renewal;
     }
 }

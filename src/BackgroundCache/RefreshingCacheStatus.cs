@@ -12,8 +12,10 @@ public sealed class RefreshingCacheStatus
     public required RefreshingCacheState State { get; init; }
 
     /// <summary>
-    /// Gets the version of the current value: 0 before the first load, then increasing with each new value. A cache
-    /// coordinated through Redis shows the version Redis assigned, the same on every instance.
+    /// Gets the version of the current value: 0 before the first load, then increasing with each new value. A refresh
+    /// that fetches a value equal to the one served (by the value type's equality; an <see cref="AccessToken"/> by its
+    /// <see cref="AccessToken.Value"/>, e.g. a stable token its issuer confirmed) keeps the version. A cache coordinated
+    /// through Redis shows the version Redis assigned, the same on every instance.
     /// </summary>
     public long Version { get; init; }
 
@@ -34,6 +36,14 @@ public sealed class RefreshingCacheStatus
 
     /// <summary>Gets the error of the last failed attempt, or <see langword="null"/> after a success.</summary>
     public Exception? LastError { get; init; }
+
+    /// <summary>
+    /// Gets a value indicating whether the next refresh waits for the issuer's renewal window: the token source declared
+    /// <see cref="TokenRenewal.SameUntilWindow(TimeSpan)"/> and <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> is
+    /// longer than the window, so <see cref="NextRefreshAt"/> lies just inside the window (a fetch any earlier would bring back
+    /// the token already held) rather than <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> ahead of the expiry.
+    /// </summary>
+    public bool WaitingForRenewalWindow { get; init; }
 
     /// <summary>
     /// Gets how old the current value is at <paramref name="now"/>.
@@ -60,6 +70,11 @@ public sealed class RefreshingCacheStatus
         Append(text, "refreshed", LastRefreshedAt);
         Append(text, "expires", ExpiresAt);
         Append(text, "next refresh", NextRefreshAt);
+        if (WaitingForRenewalWindow)
+        {
+            text.Append(" (waiting for the issuer's renewal window)");
+        }
+
         if (ConsecutiveFailures > 0)
         {
             text.Append(", ").Append(ConsecutiveFailures.ToString(System.Globalization.CultureInfo.InvariantCulture))

@@ -1,4 +1,5 @@
 using BackgroundCache.Benchmarks;
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project tests/BackgroundCache.Benchmarks -- --filter '*'      (BenchmarkDotNet: read paths)
@@ -13,4 +14,5 @@ if (args.Length > 0 && args[0] == "scenarios")
     return;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(ReadHitBenchmarks).Assembly).Run(args);
+// Each benchmark builds a project of its own; on a busy 2-core machine that can exceed BenchmarkDotNet's 2-minute default.
+BenchmarkSwitcher.FromAssembly(typeof(ReadHitBenchmarks).Assembly).Run(args, ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(10)));

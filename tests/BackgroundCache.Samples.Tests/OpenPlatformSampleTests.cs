@@ -53,6 +53,11 @@ public sealed class OpenPlatformSampleTests
         root.GetProperty("authorizers").EnumerateArray().Select(a => a.GetProperty("appId").GetString()).Should().Equal("wxdemo00000000001", "wxdemo00000000002");
         root.GetProperty("authorizers").EnumerateArray().Should().OnlyContain(a => a.GetProperty("token").GetProperty("fingerprint").GetString()!.Length > 0);
         health.StatusCode.Should().Be(HttpStatusCode.OK);
+        var menu = await http.GetAsync(new Uri("/menu/wxdemo00000000001", UriKind.Relative));
+        var unknown = await http.GetAsync(new Uri("/menu/wxnotauthorized0001", UriKind.Relative));
+        menu.StatusCode.Should().Be(HttpStatusCode.OK);
+        unknown.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await unknown.Content.ReadAsStringAsync()).Should().Contain("is not an authorized account of third-party platform");
         platform.Authorizers.TryGetValue("wxdemo00000000001", out var token).Should().BeTrue();
         emulator.ValidateAccessToken(token!.Value).Should().Be(0);
         status.RootElement.GetRawText().Should().NotContain(token.Value);

@@ -32,6 +32,25 @@ public sealed class TokenHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Start_InProductionWithNoAppsAndNoClients_RefusesNamingTokenHubAppsAndClients()
+    {
+        // README: ASPNETCORE_ENVIRONMENT=Production dotnet run --no-launch-profile --project samples/BackgroundCache.Samples.TokenHub
+        var web = await TokenHubApp.BuildAsync(["--environment", "Production"], _time, b =>
+        {
+            b.Configuration.Sources.Clear();
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://127.0.0.1:0" });
+        });
+        await using (web)
+        {
+            var act = () => web.StartAsync();
+
+            var thrown = (await act.Should().ThrowAsync<OptionsValidationException>()).Which;
+            thrown.Failures.Should().Contain(f => f.StartsWith("TokenHub:Apps must list at least one WeChat app", StringComparison.Ordinal))
+                .And.Contain(f => f.StartsWith("TokenHub:Clients must configure at least one client", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public async Task GetToken_WithApiKey_ReturnsATokenTheEmulatorAccepts()
     {
         await StartAsync();

@@ -169,7 +169,7 @@ internal sealed class Cluster : IAsyncDisposable
     public async Task LapseLeaseAsync()
     {
         await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
-        await connection.GetDatabase().KeyDeleteAsync(Prefix + Name + ":lease");
+        await connection.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(Prefix, Name) + ":lease");
     }
 
     public async Task StopHostAsync(IHost host)

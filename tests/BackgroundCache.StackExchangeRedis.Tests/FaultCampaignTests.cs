@@ -1,3 +1,4 @@
+using BackgroundCache.StackExchangeRedis.Internal;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
@@ -125,7 +126,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
                 await leader.Node.Coordinator.SimulateCrashAsync();
                 nodes.Remove(leader);
                 await leader.DisposeAsync();
-                await admin.GetDatabase().KeyDeleteAsync(prefix + PlainNode.Name + ":String:lease"); // the dead leader's lease lapses
+                await admin.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":lease"); // the dead leader's lease lapses
                 nodes.Add(await CampaignNode.StartAsync(server, prefix, time, upstream));
                 return 1;
             }
@@ -149,7 +150,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
                 leader.Node.Coordinator.PauseRenewal();
                 var paused = leader.Node.Cache.RefreshAsync();
                 await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
-                await admin.GetDatabase().KeyDeleteAsync(prefix + PlainNode.Name + ":String:lease");
+                await admin.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":lease");
                 await other.Node.Cache.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(30));
                 leader.BeforeIssue = null;
                 resume.SetResult();

@@ -48,7 +48,7 @@ public sealed class FaultTests
         await b.Coordinator.PollNowAsync();
 
         await using var admin = await server.AdminAsync();
-        (await admin.GetDatabase().HashLengthAsync(prefix + PlainNode.Name + ":String:values")).Should().Be(1);
+        (await admin.GetDatabase().HashLengthAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":values")).Should().Be(1);
         await using var c = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
         new[] { a, b, c }.Select(n => n.Served).Should().OnlyContain(v => v == "t1");
         upstream.Calls.Should().Be(1);
@@ -225,7 +225,7 @@ public sealed class FaultTests
         }
 
         await using var admin = await server.AdminAsync();
-        var channel = RedisChannel.Literal(prefix + PlainNode.Name + ":String:events");
+        var channel = RedisChannel.Literal(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":events");
         await Eventually.TrueAsync(async () =>
         {
             await admin.GetSubscriber().PublishAsync(channel, "x|0|probe");
@@ -280,7 +280,7 @@ public sealed class FaultTests
     private static async Task LapseLeaseAsync(RedisServer server, string prefix)
     {
         await using var connection = await ConnectionMultiplexer.ConnectAsync(server.Configuration);
-        await connection.GetDatabase().KeyDeleteAsync(prefix + PlainNode.Name + ":String:lease");
+        await connection.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":lease");
     }
 
     private static string Describe(params PlainNode[] nodes) =>

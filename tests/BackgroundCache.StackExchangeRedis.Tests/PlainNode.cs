@@ -73,7 +73,7 @@ internal sealed class PlainNode : IAsyncDisposable
 
     public string? Served => Cache.TryGetValue(out var value) ? value : null;
 
-    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch, Action<RedisCoordinationOptions>? redis = null)
+    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch, Action<RedisCoordinationOptions>? redis = null, Action<IHost>? beforeStart = null, bool waitForValue = true)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(time);
@@ -90,9 +90,14 @@ internal sealed class PlainNode : IAsyncDisposable
                 redis?.Invoke(o);
             });
         var host = builder.Build();
+        beforeStart?.Invoke(host);
         await host.StartAsync().WaitAsync(Guard);
         var node = new PlainNode(host);
-        await node.Cache.GetAsync().AsTask().WaitAsync(Guard); // loaded (from Redis or the upstream)
+        if (waitForValue)
+        {
+            await node.Cache.GetAsync().AsTask().WaitAsync(Guard); // loaded (from Redis or the upstream)
+        }
+
         return node;
     }
 

@@ -14,7 +14,17 @@ public sealed class RedisServer : IAsyncDisposable
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
     private Process? _process;
 
-    private RedisServer(int port) => Port = port;
+    private RedisServer(int port, string? dataDirectory = null)
+    {
+        Port = port;
+        DataDirectory = dataDirectory;
+    }
+
+    /// <summary>Gets the directory of the server's RDB file (<c>dump.rdb</c>), or null when it persists nothing.</summary>
+    public string? DataDirectory { get; }
+
+    /// <summary>Gets the extra arguments of the server (cluster mode, replication).</summary>
+    public List<string> Arguments { get; } = [];
 
     public int Port { get; }
 
@@ -27,12 +37,32 @@ public sealed class RedisServer : IAsyncDisposable
 
     public const string NotInstalled = "redis-server is not installed (Debian/Ubuntu: apt-get install -y redis-server); .ci/run installs it and requires these tests to run.";
 
-    public static async Task<RedisServer> StartAsync()
+    public static async Task<RedisServer> StartAsync(bool persistent = false, IEnumerable<string>? arguments = null)
     {
         Skip.If(Binary is null, NotInstalled);
-        var server = new RedisServer(FreePort());
+        var directory = persistent ? Directory.CreateTempSubdirectory("bc-redis-").FullName : null;
+        var server = new RedisServer(FreePort(), directory);
+        server.Arguments.AddRange(arguments ?? []);
         await server.StartAgainAsync();
         return server;
+    }
+
+    /// <summary>Saves the data set now (<c>SAVE</c>) and returns a copy of the RDB file.</summary>
+    public async Task<string> SnapshotAsync()
+    {
+        await using var admin = await AdminAsync();
+        await admin.GetDatabase().ExecuteAsync("SAVE"); // a snapshot of exactly this moment
+        var copy = Path.Combine(DataDirectory!, $"snapshot-{Guid.NewGuid():N}.rdb");
+        File.Copy(Path.Combine(DataDirectory!, "dump.rdb"), copy);
+        return copy;
+    }
+
+    /// <summary>Kills the server (SIGKILL) and starts it again on the same port from <paramref name="snapshot"/>.</summary>
+    public async Task RestartFromSnapshotAsync(string snapshot)
+    {
+        await StopAsync();
+        File.Copy(snapshot, Path.Combine(DataDirectory!, "dump.rdb"), overwrite: true);
+        await StartAgainAsync();
     }
 
     public async Task StartAgainAsync()
@@ -44,6 +74,20 @@ public sealed class RedisServer : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no", "--protected-mode", "no" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        if (DataDirectory is not null)
+        {
+            start.WorkingDirectory = DataDirectory;
+            foreach (var arg in new[] { "--dir", DataDirectory, "--dbfilename", "dump.rdb" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        foreach (var arg in Arguments)
         {
             start.ArgumentList.Add(arg);
         }
@@ -69,6 +113,12 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the process (SIGSTOP), as a paused VM or a long GC would; <see cref="ThawAsync"/> resumes it.</summary>
+    public Task FreezeAsync() => SignalAsync("-STOP");
+
+    /// <summary>Resumes a frozen process (SIGCONT).</summary>
+    public Task ThawAsync() => SignalAsync("-CONT");
+
     public async Task StopAsync()
     {
         if (_process is { HasExited: false } process)
@@ -81,7 +131,14 @@ public sealed class RedisServer : IAsyncDisposable
         _process = null;
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (DataDirectory is not null)
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+    }
 
     /// <summary>Connects with admin commands allowed (FLUSHALL, CLIENT PAUSE, DEBUG).</summary>
     public Task<ConnectionMultiplexer> AdminAsync() => ConnectionMultiplexer.ConnectAsync($"{Configuration},allowAdmin=true");
@@ -93,7 +150,13 @@ public sealed class RedisServer : IAsyncDisposable
         await admin.GetServer(Configuration).FlushAllDatabasesAsync();
     }
 
-    private static int FreePort()
+    private async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

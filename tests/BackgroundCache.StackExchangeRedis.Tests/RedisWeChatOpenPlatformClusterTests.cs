@@ -18,7 +18,7 @@ public sealed class RedisWeChatOpenPlatformClusterTests(RedisFixture redis)
     public async Task TwoInstances_TicketAndRotatedRefreshTokensLandingOnOne_AreUsedByTheOther()
     {
         var prefix = $"test:{Guid.NewGuid():N}:";
-        await using var emulator = await WeChatEmulator.StartAsync();
+        await using var emulator = await WeChatEmulator.StartAsync(new WeChatEmulatorOptions { RotateAuthorizerRefreshTokens = true });
         emulator.AddComponent(Component, "component-secret", "token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG");
         using var a = await StartAsync(emulator, prefix);
         using var b = await StartAsync(emulator, prefix);
@@ -87,7 +87,7 @@ public sealed class RedisWeChatOpenPlatformClusterTests(RedisFixture redis)
 
         tokenB.Should().Be(tokenA);
         emulator.ComponentTokenCalls.Should().Be(1);
-        a.Services.GetRequiredService<IWeChatOpenPlatformStore>().GetType().Name.Should().Be("RedisWeChatOpenPlatformStore");
+        a.Services.GetRequiredService<BackgroundCache.Stores.IRefreshSecretStore>().GetType().Name.Should().Be("RedisStore");
 
         // The authorizer set is coordinated too: the account authorized on A is taken from Redis by B (no call), and B's
         // forced refresh is made once, by the set's leader, and reaches both.

@@ -2,6 +2,8 @@ using BackgroundCache.Internal.Engine;
 using BackgroundCache.StackExchangeRedis.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.StackExchangeRedis.Tests;
@@ -28,6 +30,48 @@ public sealed class SetCoordinationTests(RedisFixture redis)
         cluster.Calls("b").Should().Be(1);
         cluster.Nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
         cluster.Nodes.Where(n => !n.Coordinator.IsLeader).Should().OnlyContain(n => n.UpstreamCalls == 0, "only the leader calls the upstream");
+    }
+
+    [SkippableFact]
+    public async Task AReportOfAKeysValuePublishedDuringAForcedRefresh_IsAnsweredByANewValue_TwentyRounds()
+    {
+        await using var cluster = await SetCluster.StartAsync(redis.Server, nodes: 3);
+        await cluster.Nodes[0].Set.GetAsync("first").AsTask().WaitAsync(Guard); // the first fetch makes node 0 the leader
+        cluster.Nodes[0].Coordinator.IsLeader.Should().BeTrue();
+        var follower = cluster.Nodes[1];
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var released = new Releaser(() => resume.TrySetResult()); // never leaves an attempt held
+        for (var round = 0; round < 20; round++)
+        {
+            var key = $"k{round}";
+            var served = await follower.Set.GetAsync(key).AsTask().WaitAsync(Guard);
+            await Eventually.TrueAsync(() => follower.Engine.Find(key) is { IsWaiting: true }, cluster.Describe); // its first attempt ended
+            var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            follower.Coordinator.BeforeReturningShared = async () =>
+            {
+                if (held.TrySetResult())
+                {
+                    await resume.Task;
+                }
+            };
+
+            // A forced refresh on the follower: the leader fetches, its notification publishes the new value on the follower
+            // while the follower's own attempt is held just before it returns that same value.
+            var entry = follower.Set.GetOrAdd(key);
+            var refresh = entry.RefreshAsync();
+            await held.Task.WaitAsync(Guard);
+            await Eventually.TrueAsync(() => entry.TryGetValue(out var v) && v.Value != served.Value, cluster.Describe);
+            entry.TryGetValue(out var published).Should().BeTrue();
+            var report = entry.InvalidateAsync(published!);
+            follower.Coordinator.BeforeReturningShared = null;
+            resume.SetResult();
+            await refresh.WaitAsync(Guard);
+
+            // Before: the report joined the running attempt and was answered with the reported value itself.
+            (await report.WaitAsync(Guard)).Should().NotBe(published, $"round {round}");
+            cluster.Calls(key).Should().Be(3, $"round {round}");
+        }
     }
 
     [SkippableFact]
@@ -85,7 +129,7 @@ public sealed class SetCoordinationTests(RedisFixture redis)
 
         (await cluster.Nodes[2].Set.RemoveAsync("gone")).Should().BeTrue();
 
-        await Eventually.TrueAsync(() => cluster.Nodes.All(n => !n.Set.Keys.Contains("gone")));
+        await Eventually.TrueAsync(() => cluster.Nodes.All(n => !n.Set.Keys.Contains("gone")), cluster.Describe);
         cluster.Nodes.Should().OnlyContain(n => n.Set.Count == 0);
     }
 
@@ -168,7 +212,10 @@ public sealed class SetCoordinationTests(RedisFixture redis)
 
         public string Describe() => string.Join('\n', Nodes.SelectMany((n, i) => n.Engine.Entries.Select(e =>
             $"node{i} {e.DisplayName}: waiting={e.IsWaiting} version={e.Status.Version} next={e.Status.NextRefreshAt:O} leader={n.Coordinator.IsLeader} error={e.Status.LastError?.Message}")))
-            + "\ncalls: " + string.Join(", ", _calls.Select(c => $"{c.Key}={c.Value}"));
+            + "\ncalls: " + string.Join(", ", _calls.Select(c => $"{c.Key}={c.Value}"))
+            + "\n" + string.Join('\n', Nodes.SelectMany((n, i) => n.Host.Services.GetFakeLogCollector().GetSnapshot()
+                .Where(r => r.Category?.StartsWith("BackgroundCache", StringComparison.Ordinal) == true)
+                .Select(r => $"{r.Timestamp:HH:mm:ss.fff} node{i} [{r.Id.Id}] {r.Message}")));
 
         public async ValueTask DisposeAsync()
         {
@@ -193,6 +240,8 @@ public sealed class SetCoordinationTests(RedisFixture redis)
             var node = new SetNode();
             var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
             builder.Services.AddSingleton<TimeProvider>(Time);
+            builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug);
+            builder.Services.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
             builder.Services.AddRefreshingCacheSet<string, AccessToken>(
                     Name,
                     (_, key, _) =>
@@ -236,5 +285,10 @@ public sealed class SetCoordinationTests(RedisFixture redis)
             await Host.StopAsync(cts.Token);
             Host.Dispose();
         }
+    }
+
+    private sealed class Releaser(Action release) : IDisposable
+    {
+        public void Dispose() => release();
     }
 }

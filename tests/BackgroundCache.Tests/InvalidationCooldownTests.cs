@@ -32,6 +32,34 @@ public sealed class InvalidationCooldownTests
     }
 
     [Fact]
+    public async Task InvalidateAsync_UpstreamConfirmsTheSameValue_KeepsTheVersionAndMovesTheFetchTime()
+    {
+        var upstream = new FakeUpstream<string>(_ => "stable");
+        await using var h = await CacheHarness<string>.StartAsync(upstream.FetchAsync, o => o.RefreshInterval = TimeSpan.FromHours(1));
+        await h.WaitIdleAsync();
+        var loaded = h.Cache.Status;
+        h.Time.Advance(TimeSpan.FromMinutes(1));
+
+        (await h.Cache.InvalidateAsync("stable").WaitAsync(Guard)).Should().Be("stable");
+
+        upstream.Calls.Should().Be(2);
+        h.Cache.Status.Version.Should().Be(loaded.Version, "the upstream answered the same value");
+        h.Cache.Status.LastRefreshedAt.Should().Be(loaded.LastRefreshedAt!.Value.AddMinutes(1));
+    }
+
+    [Fact]
+    public async Task RefreshAsync_UpstreamReturnsANewValue_MovesTheVersion()
+    {
+        var upstream = new FakeUpstream<string>(n => $"v{n}");
+        await using var h = await CacheHarness<string>.StartAsync(upstream.FetchAsync, o => o.RefreshInterval = TimeSpan.FromHours(1));
+        await h.WaitIdleAsync();
+
+        await h.Cache.RefreshAsync().WaitAsync(Guard);
+
+        h.Cache.Status.Version.Should().Be(2);
+    }
+
+    [Fact]
     public async Task RefreshAsync_WithinTheCooldown_IsNeverHeldBack()
     {
         var upstream = new FakeUpstream<string>(_ => "stable");

@@ -39,6 +39,20 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public void AddRefreshingCache_UnnamedTwice_FailsSayingTheUnnamedCache()
+    {
+        var builder = CacheHarness<string>.CreateBuilder();
+        builder.Services.AddRefreshingCache<string>((_, _) => ValueTask.FromResult("v"));
+
+        var act = () => builder.Services.AddRefreshingCache<string>((_, _) => ValueTask.FromResult("other"));
+
+        act.Should().Throw<InvalidOperationException>()
+            .Which.Message.Should().StartWith("The unnamed refreshing cache of String is already registered.")
+            .And.Contain("services.Configure<RefreshingCacheOptions>(o => …)")
+            .And.NotContain("named the unnamed");
+    }
+
+    [Fact]
     public void AddRefreshingCache_SameTypeAndNameTwice_FailsNamingTheCache()
     {
         var builder = CacheHarness<string>.CreateBuilder();
@@ -244,6 +258,7 @@ public sealed class RegistrationTests
         var records = h.Logs.GetSnapshot();
         records.Where(r => r.Id.Id == 1001).Should().HaveCount(2).And.OnlyContain(r => r.Exception is InvalidOperationException);
         records.Should().Contain(r => r.Id.Id == 1000);
+        records.Where(r => r.Id.Id is 1000 or 1001).Select(r => r.Category).Distinct().Should().Equal(["BackgroundCache.RefreshingCache"], "the library's category, not the value type's ('BackgroundCache.String')");
         h.Host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested.Should().BeFalse();
     }
 

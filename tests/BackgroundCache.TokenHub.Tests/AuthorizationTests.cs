@@ -260,15 +260,14 @@ public sealed class InvalidationLimitTests
 
 public sealed class StableTokenInvalidationTests
 {
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
+
     [Fact]
     public async Task Invalidate_SameStableTokenReportedAgainAndAgain_CostsAPermitEachTime_SoUpstreamCallsStayBounded()
     {
         // A stable token is the same after a refresh: each new report of it can cost an upstream call, so each costs a permit.
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 8, 0, 0, TimeSpan.Zero));
-        await using var emulator = await HubHost.StartEmulatorAsync(time);
-        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        await using var hub = await HubHost.StartAsync(settings, time);
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await StartStableHubAsync(emulator);
         var token = await hub.TokenAsync("a", "key-a");
         await hub.TokenAsync("b", "key-all");
         var before = emulator.TokenCalls;
@@ -283,6 +282,50 @@ public sealed class StableTokenInvalidationTests
         statuses.Should().Equal(200, 200, 200, 429, 429, 429);
         (emulator.TokenCalls - before).Should().BeLessThanOrEqualTo(3);
         (await hub.TokenAsync("a", "key-a")).Should().Be(token, "a stable token stays the same");
+    }
+
+    [Fact]
+    public async Task Invalidate_StableTokenTheIssuerConfirms_AnswersNotReplacedWithTheReason_AndTheVersionStays()
+    {
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await StartStableHubAsync(emulator);
+        var token = await hub.TokenAsync("a", "key-a");
+        var before = emulator.TokenCalls;
+
+        using var response = await hub.SendAsync(HttpMethod.Post, "tokens/a/invalidate", "key-a", new { access_token = token });
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var status = await hub.GetJsonAsync("status.json", null);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (emulator.TokenCalls - before).Should().Be(1, "the hub asked WeChat once");
+        answer.GetProperty("access_token").GetString().Should().Be(token);
+        answer.GetProperty("replaced").GetBoolean().Should().BeFalse();
+        answer.GetProperty("detail").GetString().Should().StartWith("The issuer confirmed this token");
+        var app = status.GetProperty("apps").EnumerateArray().Single(a => a.GetProperty("name").GetString() == "a");
+        app.GetProperty("token").GetProperty("version").GetInt64().Should().Be(1, "the value did not change");
+    }
+
+    [Fact]
+    public async Task Invalidate_ClassicTokenReplaced_AnswersReplacedWithoutDetail()
+    {
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await HubHost.StartAsync(HubHost.TwoAppsThreeClients(emulator, mode: "Token"), _time);
+        var token = await hub.TokenAsync("b", "key-b1");
+
+        using var response = await hub.SendAsync(HttpMethod.Post, "tokens/b/invalidate", "key-b1", new { access_token = token });
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        answer.GetProperty("access_token").GetString().Should().NotBe(token);
+        answer.GetProperty("replaced").GetBoolean().Should().BeTrue();
+        answer.TryGetProperty("detail", out _).Should().BeFalse();
+    }
+
+    /// <summary>Apps a (stable token, no JS-SDK ticket) and b, on <paramref name="emulator"/>.</summary>
+    private async Task<HubHost> StartStableHubAsync(WeChatEmulator emulator)
+    {
+        var settings = HubHost.TwoAppsThreeClients(emulator, mode: "StableToken");
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        return await HubHost.StartAsync(settings, _time);
     }
 }
 

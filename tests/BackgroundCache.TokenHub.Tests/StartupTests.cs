@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using BackgroundCache.WeChat.Testing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -134,6 +135,46 @@ public sealed class StartupTests : IAsyncLifetime
 
         health.GetProperty("status").GetString().Should().Be("Healthy");
         health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b");
+    }
+
+    [Fact]
+    public async Task EmbedSnippet_InADevelopmentAppWithNoApps_StartsAndItsPageAndHealthSayNoAppIsConfigured()
+    {
+        // docs/token-hub.md's Embed block in `dotnet new web` (Development, no TokenHub section), under /wechat-hub.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://127.0.0.1:0" });
+        builder.Services.AddTokenHub(builder.Configuration.GetSection("TokenHub"));
+        await using var app = builder.Build();
+        app.MapGroup("/wechat-hub").MapTokenHub();
+        await app.StartAsync();
+        var address = app.Urls.First().TrimEnd('/');
+        using var http = new HttpClient();
+
+        using var health = await http.GetAsync(new Uri(address + "/wechat-hub/health"));
+        var page = await http.GetStringAsync(new Uri(address + "/wechat-hub/"));
+        var status = JsonDocument.Parse(await http.GetStringAsync(new Uri(address + "/wechat-hub/status.json"))).RootElement;
+
+        health.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        var check = JsonDocument.Parse(await health.Content.ReadAsStringAsync()).RootElement.GetProperty("caches").GetProperty("token-hub:apps");
+        check.GetProperty("status").GetString().Should().Be("Unhealthy");
+        check.GetProperty("description").GetString().Should().StartWith("No app is configured").And.Contain("TokenHub:Apps");
+        page.Should().Contain("No app is configured: add one under TokenHub:Apps");
+        status.GetProperty("notice").GetString().Should().Contain("TokenHub:Apps");
+        status.GetProperty("apps").GetArrayLength().Should().Be(0);
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task Start_InProductionWithNoApps_FailsNamingTokenHubApps()
+    {
+        var settings = new Dictionary<string, string?> { ["TokenHub:Clients:ca:ApiKey"] = "key-a", ["TokenHub:Clients:ca:Apps:0"] = "*" };
+        await using var app = HubHost.Build(settings, _time);
+
+        var thrown = await StartFailureAsync(app);
+
+        Flatten(thrown).Should().ContainSingle(e => e is OptionsValidationException)
+            .Which.Message.Should().Contain("TokenHub:Apps must list at least one WeChat app outside Development");
     }
 
     [Fact]

@@ -63,13 +63,13 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         Row("a", "jsapi_ticket").Should().Equal("a", "jsapi_ticket", "Fresh", "2", Row("a", "jsapi_ticket")[4], "1m 15s", "1h 53m 45s", "1h 58m 45s", "0", string.Empty);
         rows.Should().HaveCount(3);
         // Newest first: the invalidation refreshed a's token and then its ticket; at start, each cache loaded once.
-        Rows(dom, "timeline").Select(r => (r[0], r[1], r[2])).Should().BeEquivalentTo(new[]
+        Rows(dom, "timeline").Select(r => (r[0], r[1], r[2], r[3])).Should().BeEquivalentTo(new[]
         {
-            ("2026-11-25 08:10:00", "a", "success"),
-            ("2026-11-25 08:10:00", "a", "success"),
-            ("2026-11-25 08:00:00", "b", "success"),
-            ("2026-11-25 08:00:00", "a", "success"),
-            ("2026-11-25 08:00:00", "a", "success"),
+            ("2026-11-25 08:10:00", "a", "token", "success"),
+            ("2026-11-25 08:10:00", "a", "jsapi_ticket", "success"),
+            ("2026-11-25 08:00:00", "b", "token", "success"),
+            ("2026-11-25 08:00:00", "a", "token", "success"),
+            ("2026-11-25 08:00:00", "a", "jsapi_ticket", "success"),
         }, because: "the page shows {0}", timelineSeen);
         Rows(dom, "timeline").Select(r => r[0]).Should().BeInDescendingOrder(StringComparer.Ordinal);
         Rows(dom, "clients").Should().BeEquivalentTo(new[] { new[] { "all", "*", "1" }, ["ca", "a", "1"], ["cb", "b", "2"] }, o => o.WithStrictOrdering());
@@ -77,6 +77,39 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         Text(dom, "updated").Should().Be("2026-11-25 08:11:15 UTC");
         Text(dom, "error").Should().BeEmpty();
         dom.Should().NotContain(first);
+    }
+
+    [Fact]
+    public async Task StatusPage_FetchedWithoutScript_HasTheFirstDataRenderedByTheServer()
+    {
+        var settings = HubHost.TwoAppsThreeClients(_emulator);
+        settings["TokenHub:Apps:a:Cache:Jitter"] = "00:00:00";
+        await using var hub = await HubHost.StartAsync(settings, _time);
+        await hub.TokenAsync("a", "key-a");
+        await hub.TokenAsync("b", "key-b1");
+        await hub.GetJsonAsync("tickets/a", "key-a");
+        await WaitForTimelineAsync(hub, 3);
+        _time.Advance(TimeSpan.FromSeconds(75));
+
+        var html = await hub.Http.GetStringAsync(hub.Address); // what curl sees: no script runs
+
+        var rows = Rows(html, "apps");
+        rows.Select(r => (r[0], r[1], r[2], r[3], r[5])).Should().BeEquivalentTo(new[]
+        {
+            ("a", "token", "Fresh", "1", "1m 15s"),
+            ("a", "jsapi_ticket", "Fresh", "1", "1m 15s"),
+            ("b", "token", "Fresh", "1", "1m 15s"),
+        });
+        rows.Single(r => r[0] == "a" && r[1] == "token")[6].Should().Be("1h 53m 45s");
+        Rows(html, "timeline").Select(r => (r[0], r[1], r[2], r[3])).Should().BeEquivalentTo(new[]
+        {
+            ("2026-11-25 08:00:00", "a", "token", "success"),
+            ("2026-11-25 08:00:00", "a", "jsapi_ticket", "success"),
+            ("2026-11-25 08:00:00", "b", "token", "success"),
+        });
+        Rows(html, "clients").Should().BeEquivalentTo(new[] { new[] { "all", "*", "1" }, ["ca", "a", "1"], ["cb", "b", "2"] }, o => o.WithStrictOrdering());
+        Text(html, "updated").Should().Be("2026-11-25 08:01:15 UTC");
+        Text(html, "banner").Should().BeEmpty();
     }
 
     private static async Task WaitForTimelineAsync(HubHost hub, int entries)

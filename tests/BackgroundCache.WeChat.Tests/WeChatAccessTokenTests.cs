@@ -42,6 +42,45 @@ public sealed class WeChatAccessTokenTests
     }
 
     [Fact]
+    public async Task SimulatedDay_StableTokenWithLeadLongerThanItsWindow_ThirteenCallsAndWaitsForTheWindow()
+    {
+        // WeChat hands back the same stable token until its last 5 minutes: a 10-minute lead used to fetch it again and
+        // again (32 calls a day); the source declares the window, and the refresh waits for it.
+        await using var h = await WeChatHarness.StartAsync(WeChatTokenMode.StableToken, o => o.RefreshBeforeExpiry = TimeSpan.FromMinutes(10));
+        await h.WaitIdleAsync();
+        var start = h.Time.GetUtcNow();
+        var invalid = 0;
+        h.Cache.Status.WaitingForRenewalWindow.Should().BeTrue();
+
+        while (h.Time.GetUtcNow() < start.AddDays(1))
+        {
+            h.Cache.TryGetValue(out var token).Should().BeTrue();
+            if (h.Emulator.ValidateAccessToken(token!.Value) != 0)
+            {
+                invalid++;
+            }
+
+            await h.AdvanceAsync(TimeSpan.FromMinutes(1));
+        }
+
+        h.Emulator.TokenCalls.Should().BeInRange(12, 14);
+        invalid.Should().Be(0);
+        h.Cache.Status.ConsecutiveFailures.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Status_ClassicTokenWithLongLead_RefreshesOnTheLead()
+    {
+        await using var h = await WeChatHarness.StartAsync(WeChatTokenMode.Token, o => o.RefreshBeforeExpiry = TimeSpan.FromMinutes(10));
+        await h.WaitIdleAsync();
+
+        var status = h.Cache.Status;
+
+        status.WaitingForRenewalWindow.Should().BeFalse();
+        (status.ExpiresAt - status.NextRefreshAt).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMinutes(10));
+    }
+
+    [Fact]
     public async Task SystemBusy_IsRetriedWithBackoffUntilItLoads()
     {
         await using var h = await WeChatHarness.StartAsync(

@@ -1,5 +1,5 @@
 using BackgroundCache;
-using BackgroundCache.Internal;
+using BackgroundCache.Coordination;
 using BackgroundCache.StackExchangeRedis;
 using BackgroundCache.StackExchangeRedis.Internal;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,8 +36,7 @@ public static class RedisCoordinationBuilderExtensions
         // type appended, so the two never share Redis keys, options or a health check.
         var store = typeof(T) == typeof(AccessToken) ? name : $"{name}:{typeof(T).Name}";
         AddCoordinator<T>(builder.Services, name, store, name, store, configure, $"backgroundcache-redis:{(name.Length == 0 ? typeof(T).Name : store)}");
-        builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name);
-        return builder;
+        return builder.UseCoordinator(sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(name));
     }
 
     /// <summary>
@@ -57,7 +56,7 @@ public static class RedisCoordinationBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        if (!CoordinationKeys<TKey>.IsSupported)
+        if (!CoordinationKeys.IsSupported<TKey>())
         {
             throw new NotSupportedException($"Refreshing cache set '{builder.Name}': keys of type {typeof(TKey).Name} cannot be shared through Redis; use string, Guid, an enum or a number.");
         }
@@ -66,8 +65,7 @@ public static class RedisCoordinationBuilderExtensions
         var serviceKey = "set:" + name;
         var store = typeof(T) == typeof(AccessToken) ? name + ":set" : $"{name}:set:{typeof(T).Name}";
         AddCoordinator<T>(builder.Services, serviceKey, serviceKey + ":" + typeof(T).Name, name, store, configure, $"backgroundcache-redis-set:{(typeof(T) == typeof(AccessToken) ? name : $"{name}:{typeof(T).Name}")}");
-        builder.Registration.Coordinator = sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(serviceKey);
-        return builder;
+        return builder.UseCoordinator(sp => sp.GetRequiredKeyedService<RedisCacheCoordinator<T>>(serviceKey));
     }
 
     private static void AddCoordinator<T>(IServiceCollection services, string serviceKey, string optionsName, string name, string storeName, Action<RedisCoordinationOptions> configure, string healthCheckName)

@@ -41,6 +41,12 @@ internal static partial class Log
     [LoggerMessage(3012, LogLevel.Information, "Cache '{CacheName}' key '{Key}': Redis had lost the value; stored this instance's value again as version {Version} (no upstream call).")]
     public static partial void Restored(ILogger logger, string cacheName, string key, long version);
 
+    [LoggerMessage(3013, LogLevel.Error, "Cache '{CacheName}': Redis refuses the coordinator's commands ({ErrorType}); retries do not fix this (on Redis Cluster, every key of a registration must share one hash slot: keep a {{hash tag}} in KeyPrefix or leave the default). Serving the current value; the outage policy applies.")]
+    public static partial void RedisRefused(ILogger logger, Exception exception, string cacheName, string errorType);
+
+    [LoggerMessage(3014, LogLevel.Warning, "Cache '{CacheName}' key '{Key}': Redis held version {StoredVersion}, older than the version {Version} this instance serves (writes lost by a failover or a restore); wrote the served value back (no upstream call).")]
+    public static partial void Repaired(ILogger logger, string cacheName, string key, long storedVersion, long version);
+
     [LoggerMessage(3010, LogLevel.Warning, "Cache '{CacheName}': handling a Redis notification or poll failed; the next poll tries again.")]
     public static partial void MessageFailed(ILogger logger, Exception exception, string cacheName);
 }

@@ -50,8 +50,15 @@ internal sealed class RedisConnectionProvider(IServiceProvider services) : IAsyn
             return await factory().ConfigureAwait(false);
         }
 
-        ConfigurationOptions? configuration = options.ConfigurationOptions?.Clone()
-            ?? (options.Configuration is { } text ? ConfigurationOptions.Parse(text) : null);
+        ConfigurationOptions? configuration = options.ConfigurationOptions?.Clone();
+        if (configuration is null && options.Configuration is { } text)
+        {
+            // Reconnect promptly after a restart or a failover (the client's default backs off from ConnectTimeout / 2);
+            // a ConfigurationOptions passed in keeps its own policy.
+            configuration = ConfigurationOptions.Parse(text);
+            configuration.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
+        }
+
         if (configuration is null)
         {
             return services.GetService<IConnectionMultiplexer>() ?? throw new InvalidOperationException(

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -65,6 +66,13 @@ public static class TokenHubServiceCollectionExtensions
 
         // Registered before the caches, so the timeline listens before their first fetch.
         services.AddHostedService<TokenHubService>();
+
+        // MapTokenHub maps /health whatever the apps; with none (Development only: start refuses elsewhere) one check says so.
+        var health = services.AddHealthChecks();
+        if (registry.AppNames.Count == 0)
+        {
+            health.AddCheck(TokenHubRegistry.NoAppHealthCheckName, () => HealthCheckResult.Unhealthy(TokenHubRegistry.NoAppMessage));
+        }
 
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization(TokenHubPolicies.Add);

@@ -4,6 +4,13 @@ namespace BackgroundCache.TokenHub.Internal;
 
 internal sealed record TokenAnswer(string AccessToken, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
 
+/// <summary>
+/// The answer to an invalidation: the current token and whether it replaced the reported one. <see cref="Replaced"/> is
+/// false when the issuer confirmed the reported token (a WeChat stable token is the same until its last minutes), and
+/// <see cref="Detail"/> then says so.
+/// </summary>
+internal sealed record InvalidateAnswer(string AccessToken, DateTimeOffset ExpiresAt, long ExpiresIn, bool Replaced, string? Detail, bool? Emulated);
+
 internal sealed record TicketAnswer(string Ticket, DateTimeOffset ExpiresAt, long ExpiresIn, bool? Emulated);
 
 internal sealed record ErrorAnswer(string Error, string? Detail = null, string? Name = null);
@@ -19,7 +26,8 @@ internal sealed record StatusReport(
     string ApiKeyHeader,
     IReadOnlyList<AppReport> Apps,
     IReadOnlyList<TimelineEntry> Timeline,
-    IReadOnlyList<ClientReport> Clients);
+    IReadOnlyList<ClientReport> Clients,
+    string? Notice);
 
 internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket);
 
@@ -36,12 +44,14 @@ internal sealed record CacheReport(
     int ConsecutiveFailures,
     string? LastError);
 
-internal sealed record TimelineEntry(DateTimeOffset At, string App, string Outcome, double DurationMs);
+/// <summary>One refresh: <see cref="Cache"/> is <c>token</c> or <c>jsapi_ticket</c>, as in the apps table.</summary>
+internal sealed record TimelineEntry(DateTimeOffset At, string App, string Cache, string Outcome, double DurationMs);
 
 internal sealed record ClientReport(string Id, IReadOnlyList<string> Apps, int Keys);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TokenAnswer))]
+[JsonSerializable(typeof(InvalidateAnswer))]
 [JsonSerializable(typeof(TicketAnswer))]
 [JsonSerializable(typeof(ErrorAnswer))]
 [JsonSerializable(typeof(UnavailableAnswer))]

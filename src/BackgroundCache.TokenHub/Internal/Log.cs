@@ -12,6 +12,7 @@ internal static partial class Log
     public const int InvalidationLimitedId = 4003;
     public const int RedisCoordinatedId = 4004;
     public const int RequestBodyRefusedId = 4005;
+    public const int NoAppId = 4006;
 
     [LoggerMessage(EmulatedAppId, LogLevel.Warning, "App '{App}' is served by a WeChat EMULATOR at {Emulator}: its tokens are not WeChat tokens, and every answer says so. Configure TokenHub:Apps:{App}:AppSecret to use WeChat.")]
     public static partial void EmulatedApp(ILogger logger, string app, Uri emulator);
@@ -25,8 +26,11 @@ internal static partial class Log
     [LoggerMessage(InvalidationLimitedId, LogLevel.Warning, "An invalidation of app '{App}' by client '{Client}' exceeded the limit ({Limit} per {Window} {Scope}): answered 429.")]
     public static partial void InvalidationLimited(ILogger logger, string client, string app, int limit, TimeSpan window, string scope);
 
-    [LoggerMessage(RedisCoordinatedId, LogLevel.Information, "Every app's token is coordinated through Redis (key prefix {Prefix}): one hub at a time calls WeChat. JS-SDK tickets are fetched by each hub.")]
+    [LoggerMessage(RedisCoordinatedId, LogLevel.Information, "Every app's token and JS-SDK ticket are coordinated through Redis (key prefix {Prefix}): one hub at a time calls WeChat for each.")]
     public static partial void RedisCoordinated(ILogger logger, string prefix);
+
+    [LoggerMessage(NoAppId, LogLevel.Warning, "{Message}")]
+    public static partial void NoApp(ILogger logger, string message);
 
     [LoggerMessage(RequestBodyRefusedId, LogLevel.Warning, "Client '{Client}' sent an invalidation for app '{App}' with a body over {Limit} bytes: answered 413.")]
     public static partial void RequestBodyRefused(ILogger logger, string client, string app, long limit);

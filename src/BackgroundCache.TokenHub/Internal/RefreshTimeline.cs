@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace BackgroundCache.TokenHub.Internal;
 
 /// <summary>
-/// The recent refreshes of the hub's caches (time, app, outcome, duration), for the status page. Listens to the
+/// The recent refreshes of the hub's caches (time, app, token or ticket, outcome, duration), for the status page. Listens to the
 /// <c>backgroundcache.refresh.duration</c> histogram of this host's <c>BackgroundCache</c> meter (the core's public
 /// diagnostics), so it sees exactly what metrics exporters see.
 /// </summary>
@@ -66,6 +66,7 @@ internal sealed class RefreshTimeline : IDisposable
     {
         string? name = null;
         string? outcome = null;
+        string? type = null;
         foreach (var tag in tags)
         {
             if (tag.Key == BackgroundCacheDiagnostics.CacheNameTag)
@@ -76,6 +77,10 @@ internal sealed class RefreshTimeline : IDisposable
             {
                 outcome = tag.Value as string;
             }
+            else if (tag.Key == BackgroundCacheDiagnostics.ValueTypeTag)
+            {
+                type = tag.Value as string;
+            }
         }
 
         if (name is null || !_registry.IsApp(name))
@@ -83,7 +88,14 @@ internal sealed class RefreshTimeline : IDisposable
             return;
         }
 
-        var entry = new TimelineEntry(_time.GetUtcNow(), name, outcome ?? "unknown", Math.Round(seconds * 1000, 1));
+        // The same names as the apps table's "cache" column.
+        var cache = type switch
+        {
+            nameof(AccessToken) => "token",
+            nameof(BackgroundCache.WeChat.WeChatJsApiTicket) => "jsapi_ticket",
+            _ => type ?? "unknown",
+        };
+        var entry = new TimelineEntry(_time.GetUtcNow(), name, cache, outcome ?? "unknown", Math.Round(seconds * 1000, 1));
         lock (_lock)
         {
             _entries.Enqueue(entry);

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Net;
+using System.Text;
 using BackgroundCache.WeChat;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -6,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace BackgroundCache.TokenHub.Internal;
 
 /// <summary>
-/// The status page for people: a static page whose script reads <c>status.json</c> every few seconds and draws each app's
-/// state, age, next refresh and expiry, the recent refreshes, and the clients. Token fingerprints only, never a token.
+/// The status page for people: each app's state, age, next refresh and expiry, the recent refreshes (token or ticket), and
+/// the clients. The server renders the first data into the page (so <c>curl</c> and clients without script see it); its
+/// script then reads <c>status.json</c> every few seconds and draws the same rows again. Token fingerprints only, never a token.
 /// </summary>
 internal static class StatusPage
 {
@@ -31,7 +34,15 @@ internal static class StatusPage
         var clients = services.GetRequiredService<ClientKeyTable>().Clients
             .Select(c => new ClientReport(c.Id, c.AllApps ? [TokenHubServerOptions.AllApps] : [.. c.Apps.Order(StringComparer.Ordinal)], c.KeyCount))
             .ToList();
-        return new StatusReport(now, registry.RedisCoordinated, options.RequireApiKeyForStatus, options.ApiKeyHeader, apps, services.GetRequiredService<RefreshTimeline>().Snapshot(), clients);
+        return new StatusReport(
+            now,
+            registry.RedisCoordinated,
+            options.RequireApiKeyForStatus,
+            options.ApiKeyHeader,
+            apps,
+            services.GetRequiredService<RefreshTimeline>().Snapshot(),
+            clients,
+            apps.Count == 0 ? TokenHubRegistry.NoAppMessage : null);
     }
 
     private static CacheReport Cache(RefreshingCacheStatus status, string? fingerprint, DateTimeOffset now) => new(
@@ -47,7 +58,103 @@ internal static class StatusPage
         status.ConsecutiveFailures,
         status.LastError?.Message);
 
-    public static string Html(string statusUrl) => Template.Replace("{{STATUS_URL}}", WebUtility.HtmlEncode(statusUrl), StringComparison.Ordinal);
+    /// <summary>The page with <paramref name="report"/> rendered into it, exactly as its script renders <c>status.json</c>.</summary>
+    public static string Html(string statusUrl, StatusReport report)
+    {
+        var emulated = report.Apps.Where(a => a.Emulated).Select(a => a.Name).ToList();
+        var apps = new StringBuilder();
+        if (report.Notice is not null)
+        {
+            Row(apps, (report.Notice, "notice"));
+        }
+
+        foreach (var app in report.Apps)
+        {
+            CacheRow(apps, app.Name, "token", app.Token);
+            if (app.Ticket is not null)
+            {
+                CacheRow(apps, app.Name, "jsapi_ticket", app.Ticket);
+            }
+        }
+
+        var timeline = new StringBuilder();
+        if (report.Timeline.Count == 0)
+        {
+            Row(timeline, ("no refresh yet", null), (string.Empty, null), (string.Empty, null), (string.Empty, null), (string.Empty, null));
+        }
+
+        foreach (var entry in report.Timeline)
+        {
+            Row(timeline, (Time(entry.At), null), (entry.App, null), (entry.Cache, null), (entry.Outcome, entry.Outcome), (entry.DurationMs.ToString(CultureInfo.InvariantCulture) + " ms", null));
+        }
+
+        var clients = new StringBuilder();
+        foreach (var client in report.Clients)
+        {
+            Row(clients, (client.Id, null), (string.Join(", ", client.Apps), null), (client.Keys.ToString(CultureInfo.InvariantCulture), null));
+        }
+
+        return new StringBuilder(Template)
+            .Replace("{{STATUS_URL}}", WebUtility.HtmlEncode(statusUrl))
+            .Replace("{{UPDATED}}", Time(report.Now) + " UTC")
+            .Replace("{{MODE}}", report.RedisCoordinated ? RedisMode : string.Empty)
+            .Replace("{{BANNER_STYLE}}", emulated.Count > 0 ? "block" : "none")
+            .Replace("{{BANNER}}", emulated.Count > 0 ? WebUtility.HtmlEncode(Banner(emulated)) : string.Empty)
+            .Replace("{{HEADER}}", WebUtility.HtmlEncode(report.ApiKeyHeader))
+            .Replace("{{APPS}}", apps.ToString())
+            .Replace("{{TIMELINE}}", timeline.ToString())
+            .Replace("{{CLIENTS}}", clients.ToString())
+            .ToString();
+    }
+
+    private const string RedisMode = "Tokens coordinated through Redis (one refresher for all hubs).";
+
+    private static string Banner(IEnumerable<string> emulated) =>
+        "EMULATOR: " + string.Join(", ", emulated) + " served by a WeChat emulator; these tokens are not WeChat tokens.";
+
+    private static void CacheRow(StringBuilder body, string app, string kind, CacheReport c) => Row(
+        body,
+        (app, null),
+        (kind, null),
+        (c.State, c.State),
+        (c.Version.ToString(CultureInfo.InvariantCulture), null),
+        (c.Fingerprint ?? "-", null),
+        (Span(c.AgeSeconds), null),
+        (Span(c.NextRefreshInSeconds), null),
+        (Span(c.ExpiresInSeconds), null),
+        (c.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture), null),
+        (c.LastError ?? string.Empty, null));
+
+    private static void Row(StringBuilder body, params (string Text, string? Class)[] cells)
+    {
+        body.Append("<tr>");
+        foreach (var (text, cls) in cells)
+        {
+            body.Append(cls is null ? "<td>" : $"<td class=\"{WebUtility.HtmlEncode(cls)}\">").Append(WebUtility.HtmlEncode(text)).Append("</td>");
+        }
+
+        body.Append("</tr>");
+    }
+
+    /// <summary>The script's <c>span</c>: "1h 2m 3s", "4m 5s", "6s", "-" for none.</summary>
+    private static string Span(double? seconds)
+    {
+        if (seconds is not { } value)
+        {
+            return "-";
+        }
+
+        var sign = value < 0 ? "-" : string.Empty;
+        var s = (long)Math.Round(Math.Abs(value), MidpointRounding.AwayFromZero);
+        var h = s / 3600;
+        s -= h * 3600;
+        var m = s / 60;
+        s -= m * 60;
+        return sign + (h != 0 ? $"{h}h " : string.Empty) + (h != 0 || m != 0 ? $"{m}m " : string.Empty) + $"{s}s";
+    }
+
+    /// <summary>The script's <c>time</c>: "2026-11-25 08:00:00" (UTC).</summary>
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private const string Template = """
 <!doctype html>
@@ -61,21 +168,21 @@ body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
 table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #ccc;padding:.25rem .55rem;text-align:left;font-variant-numeric:tabular-nums}
 th{background:#f4f4f4}.Fresh,.success{color:#060}.Stale,.shared{color:#a60}.Unavailable,.Loading,.Stopped,.failure,.timeout{color:#a00}
-#banner{background:#fff3cd;border:1px solid #e0c060;padding:.5rem .8rem;display:none}#error{color:#a00}
+#banner{background:#fff3cd;border:1px solid #e0c060;padding:.5rem .8rem}#error{color:#a00}.notice{color:#a00}
 small{color:#666}
 </style>
 </head>
 <body data-status="{{STATUS_URL}}">
 <h1>BackgroundCache token hub</h1>
-<p id="banner"></p>
-<p><small>Updated <span id="updated">never</span>; refreshes every 5 s. <span id="mode"></span></small> <span id="error"></span></p>
+<p id="banner" style="display:{{BANNER_STYLE}}">{{BANNER}}</p>
+<p><small>Updated <span id="updated">{{UPDATED}}</span>; refreshes every 5 s. <span id="mode">{{MODE}}</span></small> <span id="error"></span></p>
 <h2>Apps</h2>
-<table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th></tr></thead><tbody></tbody></table>
+<table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th></tr></thead><tbody>{{APPS}}</tbody></table>
 <h2>Recent refreshes</h2>
-<table id="timeline"><thead><tr><th>time (UTC)</th><th>app</th><th>outcome</th><th>duration</th></tr></thead><tbody></tbody></table>
+<table id="timeline"><thead><tr><th>time (UTC)</th><th>app</th><th>cache</th><th>outcome</th><th>duration</th></tr></thead><tbody>{{TIMELINE}}</tbody></table>
 <h2>Clients</h2>
-<table id="clients"><thead><tr><th>client</th><th>apps</th><th>keys</th></tr></thead><tbody></tbody></table>
-<p><small>API: <code>GET tokens/{name}</code>, <code>POST tokens/{name}/invalidate</code>, <code>GET tickets/{name}</code> with a client's key in the <code id="header">X-Api-Key</code> header; <code>GET health</code>.</small></p>
+<table id="clients"><thead><tr><th>client</th><th>apps</th><th>keys</th></tr></thead><tbody>{{CLIENTS}}</tbody></table>
+<p><small>API: <code>GET tokens/{name}</code>, <code>POST tokens/{name}/invalidate</code>, <code>GET tickets/{name}</code> with a client's key in the <code id="header">{{HEADER}}</code> header; <code>GET health</code>.</small></p>
 <script>
 "use strict";
 const url = document.body.dataset.status;
@@ -111,10 +218,11 @@ function render(s) {
   banner.textContent = emulated.length ? "EMULATOR: " + emulated.join(", ") + " served by a WeChat emulator; these tokens are not WeChat tokens." : "";
   banner.style.display = emulated.length ? "block" : "none";
   const apps = document.querySelector("#apps tbody"); apps.replaceChildren();
+  if (s.notice) row(apps, [[s.notice, "notice"]]);
   for (const a of s.apps) { cacheRow(apps, a, "token", a.token); if (a.ticket) cacheRow(apps, a, "jsapi_ticket", a.ticket); }
   const timeline = document.querySelector("#timeline tbody"); timeline.replaceChildren();
-  if (!s.timeline.length) row(timeline, [["no refresh yet"], [""], [""], [""]]);
-  for (const e of s.timeline) row(timeline, [[time(e.at)], [e.app], [e.outcome, e.outcome], [e.duration_ms + " ms"]]);
+  if (!s.timeline.length) row(timeline, [["no refresh yet"], [""], [""], [""], [""]]);
+  for (const e of s.timeline) row(timeline, [[time(e.at)], [e.app], [e.cache], [e.outcome, e.outcome], [e.duration_ms + " ms"]]);
   const clients = document.querySelector("#clients tbody"); clients.replaceChildren();
   for (const c of s.clients) row(clients, [[c.id], [c.apps.join(", ")], [String(c.keys)]]);
 }

@@ -131,9 +131,24 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        metrics.Invalidation(client, name, served ? "refreshed" : "superseded");
-        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+        // A stable token is answered with the same token while it has more than a few minutes left: the issuer confirmed it.
+        var replaced = token.Value != request.AccessToken;
+        metrics.Invalidation(client, name, !served ? "superseded" : replaced ? "refreshed" : "confirmed");
+        var emulated = Emulated(context, name);
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        await WriteAsync(context, StatusCodes.Status200OK, new InvalidateAnswer(
+            token.Value,
+            token.ExpiresAt,
+            ExpiresIn(token.ExpiresAt, now),
+            replaced,
+            replaced ? null : ConfirmedDetail,
+            emulated)).ConfigureAwait(false);
     }
+
+    private const string ConfirmedDetail =
+        "The issuer confirmed this token: WeChat answered the same token, which is still valid (a stable token stays the same "
+        + "until its last minutes), so it was not replaced. If WeChat keeps rejecting it, check the call (AppId, API, IP whitelist); "
+        + "to replace a leaked stable token, force a refresh (docs/token-hub.md, \"A leaked token\").";
 
     public static async Task GetTicketAsync(HttpContext context)
     {
@@ -196,7 +211,7 @@ internal static class TokenHubEndpoints
         context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
         context.Response.Headers.XContentTypeOptions = "nosniff";
         var path = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
-        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json"));
+        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices)));
     }
 
     private static readonly JsonSerializerOptions HealthJson = new() { WriteIndented = true };

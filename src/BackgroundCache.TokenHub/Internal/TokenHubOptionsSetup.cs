@@ -42,9 +42,10 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             failures.Add("TokenHub:ApiKeys is no longer read: give each caller a client with its own keys and apps, e.g. TokenHub:Clients:{id}:ApiKey (or :ApiKeys) and TokenHub:Clients:{id}:Apps.");
         }
 
-        if (options.Apps.Count == 0)
+        if (options.Apps.Count == 0 && !development)
         {
-            failures.Add("TokenHub:Apps must list at least one WeChat app (TokenHub:Apps:{name}:AppId and :AppSecret).");
+            // In Development the hub starts and its page, /health and log say that no app is configured.
+            failures.Add("TokenHub:Apps must list at least one WeChat app outside Development (TokenHub:Apps:{name}:AppId and :AppSecret, e.g. TokenHub__Apps__shop-a__AppId=wx… and TokenHub__Apps__shop-a__AppSecret=…).");
         }
 
         foreach (var (app, settings) in options.Apps)

@@ -16,6 +16,12 @@ internal sealed class TokenHubRegistry
         RedisCoordinated = redisCoordinated;
     }
 
+    /// <summary>The health check a hub with no app reports (Development only; elsewhere start refuses).</summary>
+    public const string NoAppHealthCheckName = "token-hub:apps";
+
+    /// <summary>What the page, <c>/health</c> and the log say when no app is configured.</summary>
+    public const string NoAppMessage = "No app is configured: add one under TokenHub:Apps, e.g. TokenHub:Apps:shop-a:AppId and TokenHub:Apps:shop-a:AppSecret (outside Development the hub refuses to start without one).";
+
     public IReadOnlyList<string> AppNames { get; }
 
     public bool RedisCoordinated { get; }
@@ -26,6 +32,11 @@ internal sealed class TokenHubRegistry
     /// <summary>The health checks that belong to the hub (its /health lists these, not the rest of a host's).</summary>
     public bool IsHubHealthCheck(string name)
     {
+        if (name == NoAppHealthCheckName)
+        {
+            return true;
+        }
+
         const string TicketSuffix = ":" + nameof(BackgroundCache.WeChat.WeChatJsApiTicket); // the Redis check of an app's ticket
         if (name.StartsWith("backgroundcache-redis:", StringComparison.Ordinal) && name.EndsWith(TicketSuffix, StringComparison.Ordinal))
         {

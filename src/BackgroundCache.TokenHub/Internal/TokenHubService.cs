@@ -32,6 +32,11 @@ internal sealed class TokenHubService(
             Log.DevelopmentClient(logger);
         }
 
+        if (registry.AppNames.Count == 0)
+        {
+            Log.NoApp(logger, TokenHubRegistry.NoAppMessage);
+        }
+
         foreach (var app in registry.AppNames)
         {
             if (registry.EmulatorAddress(app) is { } emulator)

@@ -36,7 +36,8 @@ public static class WeChatOpenPlatformServiceCollectionExtensions
     /// <see cref="IRefreshingCache{T}"/> of <see cref="AccessToken"/>, its authorizers' <c>authorizer_access_token</c>s as the
     /// keyed <see cref="IRefreshingCacheSet{TKey, T}"/> of <see cref="string"/> (authorizer AppId) and
     /// <see cref="AccessToken"/>, and the keyed <see cref="WeChatOpenPlatform"/>, all under <paramref name="name"/>. The
-    /// ticket and refresh tokens live in the <see cref="IWeChatOpenPlatformStore"/> (in memory unless one is registered);
+    /// ticket and refresh tokens live in the <see cref="BackgroundCache.Stores.IPushedTicketStore"/> and
+    /// <see cref="BackgroundCache.Stores.IRefreshSecretStore"/> (in memory unless others are registered, e.g. <c>.UseRedisStore(…)</c>);
     /// the authorizers it knows are loaded when the host starts. Map the event URL with
     /// <c>app.MapWeChatOpenPlatformEvents(path, name)</c> (package <c>BackgroundCache.WeChat.AspNetCore</c>). Both caches
     /// take their refresh settings from the <see cref="RefreshingCacheOptions"/> named <paramref name="name"/>, the set its
@@ -96,8 +97,14 @@ public static class WeChatOpenPlatformServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddLogging();
         services.AddHttpClient(WeChatOptions.DefaultHttpClientName).ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan);
-        services.TryAddSingleton<IWeChatOpenPlatformStore, InMemoryWeChatOpenPlatformStore>();
-        services.TryAddKeyedSingleton(name, (sp, _) => new WeChatComponentApi(name, sp));
+        services.AddInMemoryStores();
+        services.TryAddSingleton<IWeChatOpenPlatformStore>(sp => new WeChatOpenPlatformStoreView(sp));
+        services.TryAddKeyedSingleton(name, (sp, _) =>
+        {
+            var api = new WeChatComponentApi(name, sp);
+            api.CheckStoreRegistration();
+            return api;
+        });
         services.TryAddKeyedSingleton(name, (sp, _) => new WeChatAuthorizerTokenSource(sp.GetRequiredKeyedService<WeChatComponentApi>(name)));
         services.TryAddKeyedSingleton(name, (sp, _) => new WeChatOpenPlatform(
             sp.GetRequiredKeyedService<WeChatComponentApi>(name),
@@ -107,8 +114,8 @@ public static class WeChatOpenPlatformServiceCollectionExtensions
         var authorizers = services.AddTokenCacheSet<string, WeChatAuthorizerTokenSource>(name)
             .WithInitialKeys(async (sp, ct) =>
             {
-                var appId = sp.GetRequiredService<IOptionsMonitor<WeChatOpenPlatformOptions>>().Get(name).ComponentAppId;
-                return await sp.GetRequiredService<IWeChatOpenPlatformStore>().GetAuthorizersAsync(appId, ct).ConfigureAwait(false);
+                var api = sp.GetRequiredKeyedService<WeChatComponentApi>(name);
+                return await api.Secrets.GetKeysAsync(api.AuthorizersScope, ct).ConfigureAwait(false);
             });
         return new WeChatOpenPlatformBuilder(services, name, component, authorizers);
     }

@@ -26,6 +26,10 @@ internal static partial class Log
     public const int OpenPlatformRefreshTokenNotStoredId = 2028;
     public const int OpenPlatformTokenFetchedId = 2029;
     public const int OpenPlatformComponentTokenRejectedId = 2030;
+    public const int OpenPlatformStartPushTicketRequestedId = 2031;
+    public const int OpenPlatformStartPushTicketFailedId = 2032;
+    public const int OpenPlatformPushOutOfOrderId = 2033;
+    public const int OpenPlatformPushRepeatedId = 2034;
 
     [LoggerMessage(TokenFetchedId, LogLevel.Debug, "WeChat token for '{CacheName}' ({Mode}) fetched: {Fingerprint}, expires in {ExpiresInSeconds} s.")]
     public static partial void TokenFetched(ILogger logger, string cacheName, WeChatTokenMode mode, string fingerprint, long expiresInSeconds);
@@ -83,4 +87,16 @@ internal static partial class Log
 
     [LoggerMessage(OpenPlatformComponentTokenRejectedId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}': WeChat rejected component token {Fingerprint} (errcode {ErrorCode}); invalidated it.")]
     public static partial void ComponentTokenRejected(ILogger logger, string platformName, string fingerprint, int errorCode);
+
+    [LoggerMessage(OpenPlatformStartPushTicketRequestedId, LogLevel.Information, "WeChat Open Platform '{PlatformName}' has no component_verify_ticket: asked WeChat to start pushing tickets (api_start_push_ticket); the next push fetches the component token at once.")]
+    public static partial void StartPushTicketRequested(ILogger logger, string platformName);
+
+    [LoggerMessage(OpenPlatformStartPushTicketFailedId, LogLevel.Warning, "WeChat Open Platform '{PlatformName}' has no component_verify_ticket, and asking WeChat to start pushing tickets (api_start_push_ticket) failed: {Reason} WeChat still pushes one every 10 minutes; asked again in 10 minutes if none has arrived.")]
+    public static partial void StartPushTicketFailed(ILogger logger, string platformName, string reason);
+
+    [LoggerMessage(OpenPlatformPushOutOfOrderId, LogLevel.Information, "WeChat Open Platform '{PlatformName}' ignored an {InfoType} push for authorizer {AuthorizerAppId} created at {CreatedAt}: the store holds a later change ({StoredAt}), so this one is a late repeat.")]
+    public static partial void PushOutOfOrder(ILogger logger, string platformName, string infoType, string authorizerAppId, DateTimeOffset createdAt, DateTimeOffset storedAt);
+
+    [LoggerMessage(OpenPlatformPushRepeatedId, LogLevel.Debug, "WeChat Open Platform '{PlatformName}' acknowledged a repeated {InfoType} push for authorizer {AuthorizerAppId}: that authorization is already stored.")]
+    public static partial void PushRepeated(ILogger logger, string platformName, string infoType, string authorizerAppId);
 }

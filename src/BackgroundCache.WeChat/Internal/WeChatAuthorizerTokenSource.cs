@@ -6,15 +6,20 @@ namespace BackgroundCache.WeChat.Internal;
 /// <summary>
 /// Fetches an authorizer's <c>authorizer_access_token</c> with its stored <c>authorizer_refresh_token</c> and the current
 /// component token, and stores every refresh token an answer returns. 61023 (or no refresh token at all) removes the
-/// authorizer from the store and the set: the key is gone, so there is no retry loop.
+/// authorizer from the store and the set (<see cref="CacheKeyNotFoundException"/>: the set drops the key and its readers learn
+/// that the account is not authorized): the key is gone, so there is no retry loop. Each refresh issues a new token
+/// (and may rotate the refresh token), so the rule is replaces-on-fetch.
 /// </summary>
-internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKeyedTokenSource<string>
+internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKeyedTokenSource<string>, ITokenRenewalRule
 {
+    public TokenRenewal Renewal => TokenRenewal.ReplacesOnFetch;
+
     /// <summary>A token obtained at authorization is used for the first load if it has at least this long to live.</summary>
     private static readonly TimeSpan SeedMinRemaining = TimeSpan.FromMinutes(10);
 
     private readonly ConcurrentDictionary<string, AccessToken> _seeds = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, string> _unsaved = new(StringComparer.Ordinal);
+    /// <summary>Rotated refresh tokens the store could not take: the one the store still holds, and the current one.</summary>
+    private readonly ConcurrentDictionary<string, (string Stored, string Current)> _unsaved = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _warnedUnknown = new(StringComparer.Ordinal);
 
     /// <summary>Keeps the token <c>api_query_auth</c> returned, so the authorizer's first load needs no upstream call.</summary>
@@ -40,17 +45,19 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
 
         var options = api.Options;
-        var store = api.Store;
-        var unsaved = _unsaved.TryGetValue(key, out var pending) ? pending : null;
-        var refreshToken = unsaved ?? await store.GetRefreshTokenAsync(options.ComponentAppId, key, cancellationToken).ConfigureAwait(false);
-        if (refreshToken is null)
+        var secrets = api.Secrets;
+        var scope = api.AuthorizersScope;
+        var unsaved = _unsaved.TryGetValue(key, out var pending) ? pending : ((string Stored, string Current)?)null;
+        var storedToken = unsaved?.Stored ?? (await secrets.GetSecretAsync(scope, key, cancellationToken).ConfigureAwait(false))?.Value;
+        var refreshToken = unsaved?.Current ?? storedToken;
+        if (refreshToken is null || storedToken is null)
         {
             if (_warnedUnknown.Count < 1024 && _warnedUnknown.TryAdd(key, true))
             {
                 Log.UnknownAuthorizer(api.Logger, api.Name, key); // once per appid: a caller reading it in a loop does not flood the log
             }
 
-            throw await RemoveAsync(key, "no refresh token", cancellationToken).ConfigureAwait(false);
+            throw await GoneAsync(key, revoked: false).ConfigureAwait(false);
         }
 
         var started = api.Time.GetUtcNow();
@@ -74,9 +81,9 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
         catch (WeChatApiException) when (revoked)
         {
-            if (!await store.RemoveAuthorizerAsync(options.ComponentAppId, key, refreshToken, cancellationToken).ConfigureAwait(false)
-                && await store.GetRefreshTokenAsync(options.ComponentAppId, key, cancellationToken).ConfigureAwait(false) is { } newer
-                && newer != refreshToken)
+            if (!await secrets.RemoveSecretAsync(scope, key, storedToken, cancellationToken).ConfigureAwait(false)
+                && (await secrets.GetSecretAsync(scope, key, cancellationToken).ConfigureAwait(false))?.Value is { } newer
+                && newer != storedToken)
             {
                 // A new authorization stored a new refresh token meanwhile: retry with it.
                 _unsaved.TryRemove(key, out _);
@@ -84,7 +91,7 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
             }
 
             Log.AuthorizerRevoked(api.Logger, api.Name, key);
-            throw await RemoveAsync(key, "61023", cancellationToken).ConfigureAwait(false);
+            throw await GoneAsync(key, revoked: true).ConfigureAwait(false);
         }
 
         using (document)
@@ -99,7 +106,7 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
             var next = WeChatComponentApi.GetString(root, "authorizer_refresh_token");
             if (!string.IsNullOrEmpty(next) && (next != refreshToken || unsaved is not null))
             {
-                await SaveRefreshTokenAsync(key, next, cancellationToken).ConfigureAwait(false);
+                await SaveRefreshTokenAsync(key, storedToken, next!, cancellationToken).ConfigureAwait(false);
             }
 
             var token = new AccessToken(value, started.AddSeconds(expiresIn));
@@ -108,35 +115,46 @@ internal sealed class WeChatAuthorizerTokenSource(WeChatComponentApi api) : IKey
         }
     }
 
-    private async Task SaveRefreshTokenAsync(string key, string refreshToken, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores a rotated refresh token in place of the one the store holds, only if it still holds it: a removal or a new
+    /// authorization that landed meanwhile stands.
+    /// </summary>
+    private async Task SaveRefreshTokenAsync(string key, string stored, string refreshToken, CancellationToken cancellationToken)
     {
         try
         {
-            await api.Store.SetRefreshTokenAsync(api.Options.ComponentAppId, key, refreshToken, cancellationToken).ConfigureAwait(false);
+            await api.Secrets.ReplaceSecretAsync(api.AuthorizersScope, key, stored, refreshToken, cancellationToken).ConfigureAwait(false);
             _unsaved.TryRemove(key, out _);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // The access token is good; the refresh token must not be lost: keep it and store it again next time.
-            _unsaved[key] = refreshToken;
+            _unsaved[key] = (stored, refreshToken);
             Log.RefreshTokenNotStored(api.Logger, ex, api.Name, key);
         }
     }
 
-    /// <summary>Removes the key from the set (which cancels this fetch) and returns the error for a caller that is not the set.</summary>
-    private async Task<Exception> RemoveAsync(string key, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// The error that makes the set drop the key (<see cref="CacheKeyNotFoundException"/>: its readers get this message);
+    /// the key's JS-SDK ticket, if any, goes too.
+    /// </summary>
+    private async Task<Exception> GoneAsync(string key, bool revoked)
     {
         Forget(key);
-        if (await api.RemoveAuthorizerKeysAsync(key, CancellationToken.None).ConfigureAwait(false))
+        await api.RemoveAuthorizerTicketAsync(key, CancellationToken.None).ConfigureAwait(false);
+        var options = api.Options;
+        string message;
+        if (revoked)
         {
-            Log.AuthorizerRemoved(api.Logger, api.Name, key, reason);
+            Log.AuthorizerRemoved(api.Logger, api.Name, key, "61023");
+            message = $"{key} is no longer an authorized account of third-party platform '{api.Name}' ({options.ComponentAppId}): WeChat refused its refresh token (errcode 61023: the authorization was revoked or replaced). Its owner must authorize the platform again.";
+        }
+        else
+        {
+            message = $"{key} is not an authorized account of third-party platform '{api.Name}' ({options.ComponentAppId}): the platform holds no authorization (refresh token) for it. Its owner must authorize the platform first.";
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        return new WeChatApiException(
-            reason == "61023" ? 61023 : 0,
-            reason,
-            WeChatErrorKind.AuthorizationRevoked,
-            $"Third-party platform '{api.Name}' has no valid authorization for {key} ({reason}): its owner must authorize the platform again.");
+        var cause = new WeChatApiException(revoked ? 61023 : 0, revoked ? "refresh_token is invalid" : "not authorized", WeChatErrorKind.AuthorizationRevoked, message);
+        return new CacheKeyNotFoundException(message, cause);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using BackgroundCache.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -31,15 +32,36 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
     /// <summary>Removes an authorizer's token and, when registered, its JS-SDK ticket; true when the token set held it.</summary>
     public async Task<bool> RemoveAuthorizerKeysAsync(string authorizerAppId, CancellationToken cancellationToken)
     {
+        await RemoveAuthorizerTicketAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
+        return await Authorizers.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes an authorizer's JS-SDK ticket, when the platform registered them.</summary>
+    public async Task RemoveAuthorizerTicketAsync(string authorizerAppId, CancellationToken cancellationToken)
+    {
         if (services.GetKeyedService<IRefreshingCacheSet<string, WeChatJsApiTicket>>(Name) is { } tickets)
         {
             await tickets.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
         }
-
-        return await Authorizers.RemoveAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
     }
 
-    public IWeChatOpenPlatformStore Store => services.GetRequiredService<IWeChatOpenPlatformStore>();
+    public IPushedTicketStore Tickets => services.GetRequiredService<IPushedTicketStore>();
+
+    public IRefreshSecretStore Secrets => services.GetRequiredService<IRefreshSecretStore>();
+
+    public string TicketKey => WeChatOpenPlatformState.TicketKey(Options.ComponentAppId);
+
+    public string AuthorizersScope => WeChatOpenPlatformState.AuthorizersScope(Options.ComponentAppId);
+
+    /// <summary>Fails at start when the application registered its own <see cref="IWeChatOpenPlatformStore"/>, which would not be used.</summary>
+    public void CheckStoreRegistration()
+    {
+        if (services.GetService<IWeChatOpenPlatformStore>() is { } store && store is not WeChatOpenPlatformStoreView)
+        {
+            throw new InvalidOperationException(
+                $"WeChat Open Platform '{Name}': {store.GetType().Name} is registered as IWeChatOpenPlatformStore, which the platforms no longer write to. Register it as BackgroundCache.Stores.IPushedTicketStore and IRefreshSecretStore instead (docs/wechat-open-platform.md, \"The store\").");
+        }
+    }
 
     /// <summary>Calls a component API that needs no component token; returns its JSON answer (errcode 0).</summary>
     public async Task<JsonDocument> PostAsync(string path, IEnumerable<KeyValuePair<string, string>> body, CancellationToken cancellationToken)
@@ -64,7 +86,8 @@ internal sealed class WeChatComponentApi(string name, IServiceProvider services)
         var options = Options;
         var tokens = ComponentToken;
         var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
-        var uri = new Uri(options.BaseAddress, $"{path}?component_access_token={Uri.EscapeDataString(token.Value)}");
+        // WeChat's current pages name the component token access_token (the older ones component_access_token; both work).
+        var uri = new Uri(options.BaseAddress, $"{path}?access_token={Uri.EscapeDataString(token.Value)}");
         using var request = CreateRequest(uri, body);
         var document = await WeChatJson.SendAsync(_httpClientFactory.CreateClient(options.HttpClientName), request, options.ComponentAppId, cancellationToken).ConfigureAwait(false);
         var (code, message) = WeChatJson.GetError(document.RootElement, options.ComponentAppSecret);

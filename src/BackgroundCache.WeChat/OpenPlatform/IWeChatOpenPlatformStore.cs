@@ -1,14 +1,17 @@
 namespace BackgroundCache.WeChat;
 
 /// <summary>
-/// Durable state of WeChat Open Platform third-party platforms: the latest <c>component_verify_ticket</c> and each
-/// authorizer's <c>authorizer_refresh_token</c> (lose it and the account's owner must authorize again). Every method
-/// takes the platform's <c>component_appid</c>, so one store serves several platforms.
+/// A WeChat-shaped view of the durable state of WeChat Open Platform third-party platforms: the latest
+/// <c>component_verify_ticket</c> and each authorizer's <c>authorizer_refresh_token</c> (lose it and the account's owner
+/// must authorize again). Every method takes the platform's <c>component_appid</c>. Resolve it to read or seed that state
+/// (an admin page, a migration); the platforms and this view both use the provider-neutral
+/// <see cref="BackgroundCache.Stores.IPushedTicketStore"/> and <see cref="BackgroundCache.Stores.IRefreshSecretStore"/>.
 /// </summary>
 /// <remarks>
-/// The default keeps everything in memory (lost on restart, not shared between instances). With several instances, the
-/// push lands on one of them: use a shared store (the Redis one in <c>BackgroundCache.StackExchangeRedis</c>, or your
-/// own over a database), registered before or after <c>AddWeChatOpenPlatform</c>. Implementations must be thread-safe.
+/// To choose where the state lives, register those two stores, not this interface: in memory by default (lost on restart,
+/// not shared between instances), Redis with <c>.UseRedisStore(…)</c> (package <c>BackgroundCache.StackExchangeRedis</c>),
+/// or your own over a database. A platform refuses to start when another implementation of this interface is
+/// registered, because it would not be used.
 /// </remarks>
 public interface IWeChatOpenPlatformStore
 {

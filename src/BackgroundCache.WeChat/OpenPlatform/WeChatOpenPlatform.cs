@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Xml;
 using System.Xml.Linq;
+using BackgroundCache.Stores;
 using BackgroundCache.WeChat.Internal;
 
 namespace BackgroundCache.WeChat;
@@ -91,7 +92,7 @@ public sealed class WeChatOpenPlatform
                     throw Reject(WeChatEventRejection.Malformed, $"an {infoType} push without AuthorizationCode.");
                 }
 
-                var authorizer = await AuthorizeAsync(code, cancellationToken).ConfigureAwait(false);
+                var authorizer = await AuthorizeByPushAsync(infoType, Element(message, "AuthorizerAppid"), code, createdAt, cancellationToken).ConfigureAwait(false);
                 return new WeChatOpenPlatformEvent(infoType, authorizer, createdAt);
 
             case "unauthorized":
@@ -101,7 +102,7 @@ public sealed class WeChatOpenPlatform
                     throw Reject(WeChatEventRejection.Malformed, "an unauthorized push without AuthorizerAppid.");
                 }
 
-                await RemoveAuthorizerAsync(appId, cancellationToken).ConfigureAwait(false);
+                await RemoveByPushAsync(appId, createdAt, cancellationToken).ConfigureAwait(false);
                 return new WeChatOpenPlatformEvent(infoType, appId, createdAt);
 
             default:
@@ -120,7 +121,7 @@ public sealed class WeChatOpenPlatform
     public async Task<bool> ReceiveTicketAsync(WeChatComponentVerifyTicket ticket, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ticket);
-        var stored = await _api.Store.SetTicketAsync(ComponentAppId, ticket, cancellationToken).ConfigureAwait(false);
+        var stored = await _api.Tickets.SetTicketAsync(_api.TicketKey, new PushedTicket(ticket.Value, ticket.CreatedAt), cancellationToken).ConfigureAwait(false);
         if (!stored)
         {
             Log.TicketIgnored(_api.Logger, Name, AccessToken.ComputeFingerprint(ticket.Value), ticket.CreatedAt);
@@ -132,7 +133,7 @@ public sealed class WeChatOpenPlatform
         if (!tokens.TryGetValue(out _) || tokens.Status.ConsecutiveFailures > 0)
         {
             // Fetch at once, and give it a moment so that a reader right after the push finds the token.
-            await AwaitBrieflyAsync(tokens.RefreshAsync(CancellationToken.None), cancellationToken).ConfigureAwait(false);
+            await AwaitBrieflyAsync(RefreshWithTicketAsync(tokens), cancellationToken).ConfigureAwait(false);
         }
 
         return true;
@@ -147,9 +148,17 @@ public sealed class WeChatOpenPlatform
     /// <param name="cancellationToken">Cancels the exchange.</param>
     /// <returns>The authorizer's AppId.</returns>
     /// <exception cref="WeChatApiException">WeChat refused the code or could not be reached.</exception>
-    public async Task<string> AuthorizeAsync(string authorizationCode, CancellationToken cancellationToken = default)
+    public Task<string> AuthorizeAsync(string authorizationCode, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(authorizationCode);
+
+        // No time comes with a redirect: this server's clock orders it. A clock ahead of WeChat's can make an unauthorized
+        // push of the next moments look older and be ignored; the next refresh then meets 61023 and removes the account.
+        return AuthorizeCoreAsync(authorizationCode, _api.Time.GetUtcNow(), cancellationToken);
+    }
+
+    private async Task<string> AuthorizeCoreAsync(string authorizationCode, DateTimeOffset changedAt, CancellationToken cancellationToken)
+    {
         var options = _api.Options;
         var started = _api.Time.GetUtcNow();
         using var document = await _api.PostWithComponentTokenAsync(
@@ -169,7 +178,15 @@ public sealed class WeChatOpenPlatform
             throw WeChatErrors.InvalidResponse(options.ComponentAppId, "an api_query_auth answer without authorizer_appid or authorizer_refresh_token", null);
         }
 
-        await _api.Store.SetRefreshTokenAsync(options.ComponentAppId, appId, refreshToken, cancellationToken).ConfigureAwait(false);
+        var change = new StoredSecret(refreshToken, changedAt, WeChatOpenPlatformState.CodeOrigin(authorizationCode));
+        if (!await _api.Secrets.SetSecretAsync(_api.AuthorizersScope, appId, change, cancellationToken).ConfigureAwait(false))
+        {
+            // A later change (an unauthorized push created after this authorization) is stored: it stands.
+            var later = await _api.Secrets.GetSecretAsync(_api.AuthorizersScope, appId, cancellationToken).ConfigureAwait(false);
+            Log.PushOutOfOrder(_api.Logger, Name, "authorized", appId, changedAt, later?.ChangedAt ?? changedAt);
+            return appId;
+        }
+
         var (value, expiresIn, _) = WeChatJson.ReadSecret(info, "authorizer_access_token");
         if (value is not null)
         {
@@ -193,6 +210,78 @@ public sealed class WeChatOpenPlatform
         return appId;
     }
 
+    /// <summary>
+    /// An <c>authorized</c>/<c>updateauthorized</c> push: ignored when the store holds a later change of that authorizer (a
+    /// late repeat); acknowledged without a second exchange when it is a repeat of the push that stored the current
+    /// authorization (WeChat re-sends a push it thinks was not answered in time, with the code already exchanged).
+    /// </summary>
+    private async Task<string> AuthorizeByPushAsync(string infoType, string? authorizerAppId, string code, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(authorizerAppId))
+        {
+            return await AuthorizeCoreAsync(code, createdAt, cancellationToken).ConfigureAwait(false);
+        }
+
+        var stored = await _api.Secrets.GetSecretAsync(_api.AuthorizersScope, authorizerAppId!, cancellationToken).ConfigureAwait(false);
+        if (IsAlreadyApplied(infoType, authorizerAppId!, stored, code, createdAt))
+        {
+            return authorizerAppId!;
+        }
+
+        try
+        {
+            return await AuthorizeCoreAsync(code, createdAt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WeChatApiException ex) when (ex.ErrorCode == 61010)
+        {
+            // The code is spent or expired: if an authorization at least as new is stored (another instance exchanged this
+            // very push), there is nothing left to do; otherwise the push fails and WeChat sends it again.
+            stored = await _api.Secrets.GetSecretAsync(_api.AuthorizersScope, authorizerAppId!, cancellationToken).ConfigureAwait(false);
+            if (stored is { Value: not null } && stored.ChangedAt >= createdAt)
+            {
+                Log.PushRepeated(_api.Logger, Name, infoType, authorizerAppId!);
+                return authorizerAppId!;
+            }
+
+            throw;
+        }
+    }
+
+    private bool IsAlreadyApplied(string infoType, string authorizerAppId, StoredSecret? stored, string code, DateTimeOffset createdAt)
+    {
+        if (stored is null)
+        {
+            return false;
+        }
+
+        if (stored.ChangedAt > createdAt)
+        {
+            Log.PushOutOfOrder(_api.Logger, Name, infoType, authorizerAppId, createdAt, stored.ChangedAt);
+            return true;
+        }
+
+        if (stored.Value is not null && stored.Origin == WeChatOpenPlatformState.CodeOrigin(code))
+        {
+            Log.PushRepeated(_api.Logger, Name, infoType, authorizerAppId);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>An <c>unauthorized</c> push: removes the authorizer unless the store holds a later change (authorized again since).</summary>
+    private async Task RemoveByPushAsync(string authorizerAppId, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    {
+        if (!await _api.Secrets.SetSecretAsync(_api.AuthorizersScope, authorizerAppId, new StoredSecret(null, createdAt), cancellationToken).ConfigureAwait(false))
+        {
+            var later = await _api.Secrets.GetSecretAsync(_api.AuthorizersScope, authorizerAppId, cancellationToken).ConfigureAwait(false);
+            Log.PushOutOfOrder(_api.Logger, Name, "unauthorized", authorizerAppId, createdAt, later?.ChangedAt ?? createdAt);
+            return;
+        }
+
+        await ForgetAsync(authorizerAppId, stored: true, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Removes an authorizer: its refresh token from the store, its token from the set.</summary>
     /// <param name="authorizerAppId">The authorizer's AppId.</param>
     /// <param name="cancellationToken">Cancels the store write.</param>
@@ -200,7 +289,12 @@ public sealed class WeChatOpenPlatform
     public async Task<bool> RemoveAuthorizerAsync(string authorizerAppId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(authorizerAppId);
-        var stored = await _api.Store.RemoveAuthorizerAsync(ComponentAppId, authorizerAppId, null, cancellationToken).ConfigureAwait(false);
+        var stored = await _api.Secrets.RemoveSecretAsync(_api.AuthorizersScope, authorizerAppId, null, cancellationToken).ConfigureAwait(false);
+        return await ForgetAsync(authorizerAppId, stored, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> ForgetAsync(string authorizerAppId, bool stored, CancellationToken cancellationToken)
+    {
         _authorizers.Forget(authorizerAppId);
         var held = await _api.RemoveAuthorizerKeysAsync(authorizerAppId, cancellationToken).ConfigureAwait(false);
         if (stored || held)
@@ -254,6 +348,22 @@ public sealed class WeChatOpenPlatform
             Query = query,
             Fragment = mobile ? "wechat_redirect" : string.Empty,
         }.Uri;
+    }
+
+    /// <summary>
+    /// Refreshes the component token; when the refresh joined an attempt that had read the store before this ticket landed
+    /// (it fails with "no ticket yet"), refreshes once more, now with the ticket.
+    /// </summary>
+    private static async Task<AccessToken> RefreshWithTicketAsync(IRefreshingCache<AccessToken> tokens)
+    {
+        try
+        {
+            return await tokens.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PushedTicketMissingException)
+        {
+            return await tokens.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 
     private static string? Element(XElement root, string name) => root.Element(name)?.Value;

@@ -6,7 +6,7 @@ namespace BackgroundCache.WeChat;
 /// Returned by <c>AddWeChatOpenPlatform</c>: the platform's name and the builders of its two caches, so optional parts
 /// (health checks, Redis coordination of the component token) chain onto them.
 /// </summary>
-public sealed class WeChatOpenPlatformBuilder
+public sealed class WeChatOpenPlatformBuilder : ITokenCacheGroupBuilder
 {
     internal WeChatOpenPlatformBuilder(IServiceCollection services, string name, RefreshingCacheBuilder<AccessToken> componentToken, RefreshingCacheSetBuilder<string, AccessToken> authorizers)
     {
@@ -27,4 +27,10 @@ public sealed class WeChatOpenPlatformBuilder
 
     /// <summary>Gets the builder of the authorizer token set.</summary>
     public RefreshingCacheSetBuilder<string, AccessToken> Authorizers { get; }
+
+    /// <inheritdoc/>
+    IReadOnlyList<RefreshingCacheBuilder<AccessToken>> ITokenCacheGroupBuilder.TokenCaches => [ComponentToken];
+
+    /// <inheritdoc/>
+    IReadOnlyList<RefreshingCacheSetBuilder<string, AccessToken>> ITokenCacheGroupBuilder.TokenSets => [Authorizers];
 }

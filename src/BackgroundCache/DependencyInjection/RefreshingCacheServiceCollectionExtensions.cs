@@ -178,7 +178,7 @@ public static class RefreshingCacheServiceCollectionExtensions
             registration.Name,
             services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>(),
             services.GetRequiredService<TimeProvider>(),
-            loggerFactory.CreateLogger($"BackgroundCache.{typeof(T).Name}"),
+            loggerFactory.CreateLogger(BackgroundCacheDiagnostics.CacheLogCategory), // the cache's name is in every message
             services.GetRequiredService<CacheMetrics>(),
             registration.ExpirySelector,
             observers,

@@ -87,14 +87,17 @@ public static class RefreshingCacheSetServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(name);
-        return services.AddCacheSetCore<TKey, AccessToken>(
+        RefreshingCacheSetBuilder<TKey, AccessToken>? builder = null;
+        builder = services.AddCacheSetCore<TKey, AccessToken>(
             name,
             root =>
             {
                 var source = root.GetKeyedService<TSource>(name) ?? root.GetService<TSource>() ?? ActivatorUtilities.CreateInstance<TSource>(root);
+                builder!.Registration.RenewalRule = source as ITokenRenewalRule;
                 return (_, key, ct) => source.GetTokenAsync(key, ct);
             },
             configure);
+        return builder;
     }
 
     internal static RefreshingCacheSetBuilder<TKey, T> AddCacheSetCore<TKey, T>(
@@ -115,7 +118,7 @@ public static class RefreshingCacheSetServiceCollectionExtensions
             sp.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>(),
             sp.GetRequiredService<IOptionsMonitor<RefreshingCacheSetOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger($"BackgroundCache.{typeof(T).Name}"),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger(BackgroundCacheDiagnostics.CacheSetLogCategory),
             sp.GetRequiredService<CacheMetrics>()));
         services.AddKeyedSingleton<IRefreshingCacheSet<TKey, T>>(name, (sp, key) => sp.GetRequiredKeyedService<RefreshingCacheSet<TKey, T>>(key));
         if (name.Length == 0)

@@ -68,12 +68,13 @@ internal sealed class CacheMetrics : IDisposable
 
     public void Unregister(IMetricsSource source) => _sources.TryRemove(source, out _);
 
-    public void RecordAttempt(string cacheName, string outcome, TimeSpan duration)
+    public void RecordAttempt(string cacheName, string valueType, string outcome, TimeSpan duration)
     {
         var name = new KeyValuePair<string, object?>(BackgroundCacheDiagnostics.CacheNameTag, cacheName);
+        var type = new KeyValuePair<string, object?>(BackgroundCacheDiagnostics.ValueTypeTag, valueType);
         var result = new KeyValuePair<string, object?>(BackgroundCacheDiagnostics.OutcomeTag, outcome);
-        _attempts.Add(1, name, result);
-        _duration.Record(duration.TotalSeconds, name, result);
+        _attempts.Add(1, name, type, result);
+        _duration.Record(duration.TotalSeconds, name, type, result);
     }
 
     public void Dispose()

@@ -1,3 +1,5 @@
+using BackgroundCache.Coordination;
+
 namespace BackgroundCache.Internal;
 
 /// <summary>

@@ -53,10 +53,12 @@ internal sealed class CacheServiceRegistry
         {
             if (!_registered.Add((kind, type, name)))
             {
-                var shown = name.Length == 0 ? "the unnamed" : $"'{name}'";
+                var (which, configure) = name.Length == 0
+                    ? ($"The unnamed {kind} of {typeName}", "services.Configure<RefreshingCacheOptions>(o => …)")
+                    : ($"A {kind} of {typeName} named '{name}'", $"services.Configure<RefreshingCacheOptions>(\"{name}\", o => …)");
                 throw new InvalidOperationException(
-                    $"A {kind} of {typeName} named {shown} is already registered. Register each {kind} once; use another name for another {kind} " +
-                    $"of the same type, and services.Configure<RefreshingCacheOptions>(\"{name}\", …) to tune an existing one.");
+                    $"{which} is already registered. Register each {kind} once; use a name for another {kind} " +
+                    $"of the same type, and {configure} to tune an existing one.");
             }
         }
     }

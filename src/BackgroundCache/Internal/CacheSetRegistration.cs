@@ -1,3 +1,5 @@
+using BackgroundCache.Coordination;
+
 namespace BackgroundCache.Internal;
 
 /// <summary>
@@ -12,6 +14,9 @@ internal sealed class CacheSetRegistration<TKey, T>(string name, Func<IServicePr
     public Func<IServiceProvider, Func<IServiceProvider, TKey, CancellationToken, ValueTask<T>>> CreateFetch { get; } = createFetch;
 
     public Func<T, DateTimeOffset?>? ExpirySelector { get; set; }
+
+    /// <summary>Gets or sets the keyed token source's renewal rule, set when the fetch is built (null: none declared).</summary>
+    public ITokenRenewalRule? RenewalRule { get; set; }
 
     public Func<IServiceProvider, CancellationToken, ValueTask<IEnumerable<TKey>>>? InitialKeys { get; set; }
 

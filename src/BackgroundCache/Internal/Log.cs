@@ -23,6 +23,9 @@ internal static partial class Log
     public const int AbandonedFetchEndedId = 1013;
     public const int ReportWithinCooldownId = 1030;
     public const int DependencyStillUnavailableId = 1031;
+    public const int AwaitingPushedTicketId = 1032;
+    public const int StillAwaitingPushedTicketId = 1033;
+    public const int KeyNotFoundId = 1034;
     public const int SetOutageStartedId = 1020;
     public const int SetOutageProbeFailedId = 1021;
     public const int SetOutageEndedId = 1022;
@@ -78,6 +81,15 @@ internal static partial class Log
 
     [LoggerMessage(DependencyStillUnavailableId, LogLevel.Debug, "Cache '{CacheName}' refresh failed again ({ConsecutiveFailures} in a row): cache '{Dependency}', which it reads, still has no usable value (logged once; that cache logs its own failures); next attempt in {RetryDelay}.")]
     public static partial void DependencyStillUnavailable(ILogger logger, Exception exception, string cacheName, int consecutiveFailures, string dependency, TimeSpan retryDelay);
+
+    [LoggerMessage(AwaitingPushedTicketId, LogLevel.Information, "Cache '{CacheName}' waits for a pushed ticket: {Reason} Next attempt in {RetryDelay}; the push fetches at once.")]
+    public static partial void AwaitingPushedTicket(ILogger logger, string cacheName, string reason, TimeSpan retryDelay);
+
+    [LoggerMessage(StillAwaitingPushedTicketId, LogLevel.Debug, "Cache '{CacheName}' still waits for a pushed ticket ({ConsecutiveFailures} attempts); next attempt in {RetryDelay}.")]
+    public static partial void StillAwaitingPushedTicket(ILogger logger, string cacheName, int consecutiveFailures, TimeSpan retryDelay);
+
+    [LoggerMessage(KeyNotFoundId, LogLevel.Debug, "Cache '{CacheName}': the upstream does not know this key; it leaves the set. {Reason}")]
+    public static partial void KeyNotFound(ILogger logger, string cacheName, string reason);
 
     [LoggerMessage(SetOutageStartedId, LogLevel.Warning, "Cache set '{CacheName}': {FailingKeys} keys failed in a row with no success in between; the set backs off as a whole and probes one key at a time (next probe in {ProbeDelay}).")]
     public static partial void SetOutageStarted(ILogger logger, Exception exception, string cacheName, int failingKeys, TimeSpan probeDelay);

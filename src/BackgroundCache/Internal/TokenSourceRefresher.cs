@@ -3,9 +3,11 @@ namespace BackgroundCache.Internal;
 /// <summary>
 /// A refreshing cache of <see cref="AccessToken"/> fed by an <see cref="ITokenSource"/>.
 /// </summary>
-internal sealed class TokenSourceRefresher(ITokenSource source) : PeriodicCacheRefresher<AccessToken>
+internal sealed class TokenSourceRefresher(ITokenSource source) : PeriodicCacheRefresher<AccessToken>, ITokenRenewalRule
 {
     public ITokenSource Source { get; } = source;
+
+    public TokenRenewal Renewal => (Source as ITokenRenewalRule)?.Renewal ?? TokenRenewal.ReplacesOnFetch;
 
     protected override ValueTask<AccessToken> FetchAsync(CancellationToken cancellationToken) => Source.GetTokenAsync(cancellationToken);
 

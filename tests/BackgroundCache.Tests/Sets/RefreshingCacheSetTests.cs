@@ -411,7 +411,8 @@ public sealed class RefreshingCacheSetTests(ITestOutputHelper output)
             services: s => s.AddSingleton(store));
 
         h.Set.Count.Should().Be(0);
-        h.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 1026);
+        h.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 1026)
+            .Which.Category.Should().Be("BackgroundCache.CacheSet", "the library's category, not the value type's name");
         store.Down = false;
         for (var i = 0; i < 10 && h.Set.Count == 0; i++)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using BackgroundCache.Stores;
 using BackgroundCache.WeChat.Internal;
 using BackgroundCache.WeChat.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,7 +21,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         // No ticket yet: a transient failure on the normal backoff, no call to WeChat.
         h.ComponentToken.TryGetValue(out _).Should().BeFalse();
         h.ComponentToken.Status.ConsecutiveFailures.Should().BeGreaterThan(0);
-        h.ComponentToken.Status.LastError.Should().BeOfType<WeChatApiException>().Which.IsTransient.Should().BeTrue();
+        h.ComponentToken.Status.LastError.Should().BeOfType<PushedTicketMissingException>().Which.IsTransient.Should().BeTrue();
         h.Emulator.ComponentTokenCalls.Should().Be(0);
 
         var push = await h.Emulator.PushComponentVerifyTicketAsync(OpenPlatformHarness.ComponentAppId, h.EventUrl);
@@ -222,7 +223,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     [Fact]
     public async Task Refresh_RotatedRefreshTokens_AreStoredEachTime()
     {
-        await using var h = await OpenPlatformHarness.StartAsync();
+        await using var h = await OpenPlatformHarness.StartAsync(emulatorOptions: o => o.RotateAuthorizerRefreshTokens = true);
         await h.PushTicketAndLoadAsync();
         (await h.Emulator.PushAuthorizedAsync(OpenPlatformHarness.ComponentAppId, Authorizer, h.EventUrl)).IsSuccess.Should().BeTrue();
         await h.Authorizers.GetAsync(Authorizer);
@@ -251,7 +252,7 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     public async Task Refresh_StoreDownWhenARotatedRefreshTokenArrives_KeepsItInMemoryAndStoresItNextTime()
     {
         var store = new FlakyStore();
-        await using var h = await OpenPlatformHarness.StartAsync(services: (s, _) => s.AddSingleton<IWeChatOpenPlatformStore>(store));
+        await using var h = await OpenPlatformHarness.StartAsync(services: (s, _) => s.AddSingleton<IRefreshSecretStore>(store), emulatorOptions: o => o.RotateAuthorizerRefreshTokens = true);
         await h.PushTicketAndLoadAsync();
         (await h.Emulator.PushAuthorizedAsync(OpenPlatformHarness.ComponentAppId, Authorizer, h.EventUrl)).IsSuccess.Should().BeTrue();
         await h.Authorizers.GetAsync(Authorizer);
@@ -259,14 +260,14 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
 
         store.FailRefreshTokenWrites = true;
         var first = await h.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
-        var storedWhileDown = await store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer);
+        var storedWhileDown = await h.Store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer);
         store.FailRefreshTokenWrites = false;
         var second = await h.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
 
         h.Emulator.ValidateAccessToken(first.Value).Should().Be(0, "the token is good even though its refresh token could not be stored");
         storedWhileDown.Should().NotBe(h.Emulator.GetAuthorizerRefreshToken(OpenPlatformHarness.ComponentAppId, Authorizer));
         h.Emulator.ValidateAccessToken(second.Value).Should().Be(0, "the next refresh used the refresh token kept in memory");
-        (await store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer))
+        (await h.Store.GetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, Authorizer))
             .Should().Be(h.Emulator.GetAuthorizerRefreshToken(OpenPlatformHarness.ComponentAppId, Authorizer));
         h.Logs.GetSnapshot().Count(r => r.Id.Id == Log.OpenPlatformRefreshTokenNotStoredId).Should().Be(1);
         h.Authorizers.Keys.Should().Equal(Authorizer);
@@ -316,24 +317,24 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
     [Fact]
     public async Task Start_AuthorizersInTheUsersOwnStore_AreLoadedAsInitialKeys()
     {
-        var store = new InMemoryWeChatOpenPlatformStore();
+        var store = new InMemoryStore();
         await using var h = await OpenPlatformHarness.StartAsync(
-            services: (s, _) => s.AddSingleton<IWeChatOpenPlatformStore>(store),
+            services: (s, _) => s.AddSingleton<IRefreshSecretStore>(store).AddSingleton<IPushedTicketStore>(store),
             beforeStart: async h =>
             {
                 foreach (var appId in new[] { "wxknown0000000001", "wxknown0000000002" })
                 {
-                    await store.SetRefreshTokenAsync(OpenPlatformHarness.ComponentAppId, appId, h.Emulator.AuthorizeWithRefreshToken(OpenPlatformHarness.ComponentAppId, appId));
+                    await store.SetSecretAsync(WeChatOpenPlatformState.AuthorizersScope(OpenPlatformHarness.ComponentAppId), appId, new StoredSecret(h.Emulator.AuthorizeWithRefreshToken(OpenPlatformHarness.ComponentAppId, appId), h.Time.GetUtcNow()));
                 }
 
                 var ticket = h.Emulator.IssueComponentVerifyTicket(OpenPlatformHarness.ComponentAppId);
-                await store.SetTicketAsync(OpenPlatformHarness.ComponentAppId, new WeChatComponentVerifyTicket(ticket, h.Time.GetUtcNow()));
+                await store.SetTicketAsync(WeChatOpenPlatformState.TicketKey(OpenPlatformHarness.ComponentAppId), new PushedTicket(ticket, h.Time.GetUtcNow()));
             });
 
         var first = await h.Authorizers.GetAsync("wxknown0000000001").AsTask().WaitAsync(Guard);
         var second = await h.Authorizers.GetAsync("wxknown0000000002").AsTask().WaitAsync(Guard);
 
-        h.Store.Should().BeSameAs(store);
+        h.App.Services.GetRequiredService<IRefreshSecretStore>().Should().BeSameAs(store);
         h.Authorizers.Keys.Should().BeEquivalentTo("wxknown0000000001", "wxknown0000000002");
         h.Emulator.ValidateAccessToken(first.Value).Should().Be(0);
         h.Emulator.ValidateAccessToken(second.Value).Should().Be(0);
@@ -584,23 +585,21 @@ public sealed class OpenPlatformTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class FlakyStore : IWeChatOpenPlatformStore
+    private sealed class FlakyStore : IRefreshSecretStore
     {
-        private readonly InMemoryWeChatOpenPlatformStore _inner = new();
+        private readonly InMemoryStore _inner = new();
 
         public bool FailRefreshTokenWrites { get; set; }
 
-        public ValueTask<WeChatComponentVerifyTicket?> GetTicketAsync(string componentAppId, CancellationToken cancellationToken = default) => _inner.GetTicketAsync(componentAppId, cancellationToken);
+        public ValueTask<StoredSecret?> GetSecretAsync(string scope, string key, CancellationToken cancellationToken = default) => _inner.GetSecretAsync(scope, key, cancellationToken);
 
-        public ValueTask<bool> SetTicketAsync(string componentAppId, WeChatComponentVerifyTicket ticket, CancellationToken cancellationToken = default) => _inner.SetTicketAsync(componentAppId, ticket, cancellationToken);
+        public ValueTask<bool> SetSecretAsync(string scope, string key, StoredSecret secret, CancellationToken cancellationToken = default) => _inner.SetSecretAsync(scope, key, secret, cancellationToken);
 
-        public ValueTask<string?> GetRefreshTokenAsync(string componentAppId, string authorizerAppId, CancellationToken cancellationToken = default) => _inner.GetRefreshTokenAsync(componentAppId, authorizerAppId, cancellationToken);
+        public ValueTask<bool> ReplaceSecretAsync(string scope, string key, string expectedValue, string newValue, CancellationToken cancellationToken = default) =>
+            FailRefreshTokenWrites ? throw new IOException("store unavailable") : _inner.ReplaceSecretAsync(scope, key, expectedValue, newValue, cancellationToken);
 
-        public ValueTask SetRefreshTokenAsync(string componentAppId, string authorizerAppId, string refreshToken, CancellationToken cancellationToken = default) =>
-            FailRefreshTokenWrites ? throw new IOException("store unavailable") : _inner.SetRefreshTokenAsync(componentAppId, authorizerAppId, refreshToken, cancellationToken);
+        public ValueTask<bool> RemoveSecretAsync(string scope, string key, string? expectedValue = null, CancellationToken cancellationToken = default) => _inner.RemoveSecretAsync(scope, key, expectedValue, cancellationToken);
 
-        public ValueTask<bool> RemoveAuthorizerAsync(string componentAppId, string authorizerAppId, string? expectedRefreshToken = null, CancellationToken cancellationToken = default) => _inner.RemoveAuthorizerAsync(componentAppId, authorizerAppId, expectedRefreshToken, cancellationToken);
-
-        public ValueTask<IReadOnlyCollection<string>> GetAuthorizersAsync(string componentAppId, CancellationToken cancellationToken = default) => _inner.GetAuthorizersAsync(componentAppId, cancellationToken);
+        public ValueTask<IReadOnlyCollection<string>> GetKeysAsync(string scope, CancellationToken cancellationToken = default) => _inner.GetKeysAsync(scope, cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,7 @@ internal enum AttemptOutcome
 internal abstract class CacheEngine<T> : IDisposable
 {
     private static readonly RefreshingCacheOptionsValidator Validator = new();
+    private static readonly string ValueTypeName = TypeNames.Of(typeof(T));
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,6 +53,9 @@ internal abstract class CacheEngine<T> : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>Records one attempt on the refresh metrics, tagged with the cache's name and value type.</summary>
+    public void RecordAttempt(string outcome, TimeSpan duration) => Metrics.RecordAttempt(Name, ValueTypeName, outcome, duration);
 
     public TimeProvider Time { get; }
 
@@ -107,6 +112,9 @@ internal abstract class CacheEngine<T> : IDisposable
 
     /// <summary>Gets a value indicating whether a value's next refresh after an out-of-schedule load is spread (sets).</summary>
     public virtual bool SpreadRefreshes => false;
+
+    /// <summary>Gets the issuer's token renewal rule that the fetch declares (<see cref="ITokenRenewalRule"/>), or null.</summary>
+    public virtual TokenRenewal? Renewal => null;
 
     /// <summary>Gets the coordinator that decides who calls the upstream (Redis), or null.</summary>
     public virtual ICacheCoordinator<T>? Coordinator => null;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.Internal.Engine;
@@ -16,7 +17,7 @@ namespace BackgroundCache.Internal.Engine;
 /// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulable, ICoordinatedEntry<T>
+internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulable
 {
     private const long NoWake = long.MaxValue;
 
@@ -36,10 +37,13 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
+    private CacheSnapshot<T>? _runningRejected;
+    private CacheSnapshot<T>? _reportedDuringAttempt;
     private TaskCompletionSource<T>? _inflight;
     private TaskCompletionSource? _changed;
     private CancellationTokenSource? _attemptCts;
     private Task? _abandoned;
+    private CoordinatedEntry<T>? _coordination;
 
     public CacheEntry(CacheEngine<T> engine)
     {
@@ -64,6 +68,9 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
 
     /// <summary>Gets the published snapshot, or null.</summary>
     public CacheSnapshot<T>? Current => _current;
+
+    /// <summary>Gets what a coordinator sees of this entry: another object, so a reader holding the entry cannot reach it.</summary>
+    public ICoordinatedEntry<T> Coordination => Volatile.Read(ref _coordination) ?? CoordinatedEntry<T>.Attach(this, ref _coordination);
 
     /// <summary>Gets the consecutive failures without taking the lock (metrics).</summary>
     public int ConsecutiveFailures => Volatile.Read(ref _failures);
@@ -140,6 +147,8 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
                     LastAttemptAt = _lastAttemptAt,
                     ConsecutiveFailures = _failures,
                     LastError = _lastError ?? (current is null ? _engine.SharedError : null),
+                    WaitingForRenewalWindow = _state == EntryState.Idle && _failures == 0
+                        && RefreshPolicy.WaitsForRenewalWindow(_engine.Options, current?.ExpiresAt, _engine.Renewal),
                 };
             }
         }
@@ -245,8 +254,14 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         var confirmed = false;
         lock (_gate)
         {
-            if (_state is EntryState.Stopped or EntryState.Running || !ReferenceEquals(_current, snapshot) || _pending is not null)
+            if (_state is EntryState.Stopped || !ReferenceEquals(_current, snapshot) || _pending is not null)
             {
+                return;
+            }
+
+            if (_state == EntryState.Running)
+            {
+                NoteReportDuringAttemptLocked(snapshot);
                 return;
             }
 
@@ -299,6 +314,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             else if (_state == EntryState.Running)
             {
                 request = _inflight ??= NewRequest();
+                NoteReportDuringAttemptLocked(snapshot);
             }
             else
             {
@@ -361,7 +377,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             _state = EntryState.Idle;
             if (_current is { } adopted && _pending is null)
             {
-                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes);
+                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -459,7 +475,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             if (_state == EntryState.Idle)
             {
                 // Another instance refreshed: the next check follows the new value's schedule, after the leader's.
-                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now);
+                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -654,6 +670,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
 
         CacheSnapshot<T>? published;
         TaskCompletionSource<T>? inflight;
+        AttemptPlan? again;
         int failuresBefore;
         long servedVersion;
         lock (_gate)
@@ -664,7 +681,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             // fetched for a report is marked: further reports against it wait out InvalidationCooldown.
             published = version is { } shared && _current is { } served && served.Version > shared
                 ? ClearFailuresLocked()
-                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null);
+                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null && fromUpstream);
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
@@ -672,15 +689,17 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             {
                 _state = EntryState.Idle;
                 _due = now + (fromUpstream
-                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime)
-                    : RefreshPolicy.AfterShared(options, expiresAt, now));
+                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime, engine.Renewal)
+                    : RefreshPolicy.AfterShared(options, expiresAt, now, engine.Renewal));
                 ArmLocked();
             }
+
+            again = AnswerReportAfterAttemptLocked(now, options, ref inflight);
         }
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
         var outcome = fromUpstream ? "success" : "shared";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         if (engine.Logger.IsEnabled(LogLevel.Debug))
         {
@@ -695,14 +714,55 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         plan.Request?.TrySetResult(value);
         inflight?.TrySetResult(value);
         engine.OnAttemptEnded(this, AttemptOutcome.Success, null, now);
+        if (again is not null)
+        {
+            Launch(again);
+            return;
+        }
+
         engine.NotifyIdle(this);
+    }
+
+    /// <summary>
+    /// Notes a report of the value served that arrived during an attempt whose result may equal it: an attempt that began
+    /// before the value was published (a shared value adopted meanwhile) or that answers another report. Joining it alone
+    /// would answer the report with the very value reported.
+    /// </summary>
+    private void NoteReportDuringAttemptLocked(CacheSnapshot<T>? snapshot)
+    {
+        if (snapshot is not null && !ReferenceEquals(_runningRejected, snapshot))
+        {
+            _reportedDuringAttempt = snapshot;
+        }
+    }
+
+    /// <summary>
+    /// After a successful attempt: when a report noted during it names the value now served, one more attempt answers the
+    /// report (rejecting that value), and the report's callers wait for it; within InvalidationCooldown of an upstream
+    /// answer to a report, the value stands.
+    /// </summary>
+    private AttemptPlan? AnswerReportAfterAttemptLocked(DateTimeOffset now, RefreshingCacheOptions options, ref TaskCompletionSource<T>? inflight)
+    {
+        var reported = _reportedDuringAttempt;
+        _reportedDuringAttempt = null;
+        if (reported is null || _state != EntryState.Idle || _pending is not null || _current is not { } served
+            || !EqualityComparer<T>.Default.Equals(served.Value, reported.Value)
+            || AnsweredReportRecently(served, now, options.InvalidationCooldown))
+        {
+            return null;
+        }
+
+        _pending = inflight ?? NewRequest();
+        _pendingRejected = served;
+        inflight = null;
+        return BeginAttemptLocked(now, onTime: false);
     }
 
     private void OnFailed(AttemptPlan plan, RefreshingCacheOptions options, Exception error, TimeSpan duration, Activity? activity)
     {
         var engine = _engine;
         var outcome = error is TimeoutException ? "timeout" : "failure";
-        engine.Metrics.RecordAttempt(engine.Name, outcome, duration);
+        engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
         activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
 
@@ -712,10 +772,12 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
         int failures;
         TaskCompletionSource<T>? inflight;
         bool repeatedDependencyFailure;
+        bool awaitingTicketAgain;
         lock (_gate)
         {
             failures = ++_failures;
             repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
+            awaitingTicketAgain = failures > 1 && RefreshPolicy.IsAwaitingPushedTicket(_lastError);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
             _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
@@ -735,7 +797,23 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             }
         }
 
-        if (repeatedDependencyFailure)
+        if (error is CacheKeyNotFoundException)
+        {
+            Log.KeyNotFound(engine.Logger, DisplayName, error.Message); // the set removes the key; the source says why
+        }
+        else if (RefreshPolicy.IsAwaitingPushedTicket(error))
+        {
+            // An expected state (no pushed ticket yet), not a fault: once at Information, without a stack trace.
+            if (awaitingTicketAgain)
+            {
+                Log.StillAwaitingPushedTicket(engine.Logger, DisplayName, failures, delay);
+            }
+            else
+            {
+                Log.AwaitingPushedTicket(engine.Logger, DisplayName, RefreshPolicy.Describe(error), delay);
+            }
+        }
+        else if (repeatedDependencyFailure)
         {
             // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
             Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
@@ -771,7 +849,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
     {
         var rejected = plan.Rejected;
         var result = await coordinator.RefreshAsync(
-            this,
+            Coordination,
             ct =>
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
@@ -985,6 +1063,8 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             onTime && !requested);
         _pending = null;
         _pendingRejected = null;
+        _runningRejected = plan.Rejected;
+        _reportedDuringAttempt = null;
         _state = EntryState.Running;
         _lastAttemptAt = now;
         ArmLocked();
@@ -1037,7 +1117,8 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
 
     /// <summary>
     /// Publishes a value. A shared value keeps the store's version (<paramref name="exact"/>: the same on every instance);
-    /// a local one gets the next version.
+    /// a local one gets the next version, unless it equals the value served (a WeChat stable token confirmed by its
+    /// issuer): then the version stays and only the fetch time, expiry and schedule move.
     /// </summary>
     private CacheSnapshot<T>? PublishLocked(T value, DateTimeOffset? expiresAt, long? version, DateTimeOffset now, RefreshingCacheOptions options, bool exact = false, bool answersReport = false)
     {
@@ -1047,7 +1128,8 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
             return null; // The same shared version again (a notification and a refresh both delivered it).
         }
 
-        _version = version is { } v && (exact || v > _version) ? v : _version + 1;
+        var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
+        _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
@@ -1116,6 +1198,11 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
                 if (_current is { } loaded)
                 {
                     return loaded.Value;
+                }
+
+                if (_lastError is CacheKeyNotFoundException gone)
+                {
+                    throw Unavailable(gone.Message); // the key left its set: say why, not merely that it stopped
                 }
 
                 if (_state == EntryState.Stopped)

@@ -17,7 +17,8 @@ internal static class RefreshPolicy
 
     /// <summary>
     /// The delay from a successful fetch to the next refresh: <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> ahead
-    /// of the value's expiry (never earlier than half its life), or <see cref="RefreshingCacheOptions.RefreshInterval"/>;
+    /// of the value's expiry (never earlier than half its life; for an issuer that returns the same token until its renewal
+    /// window, never before the window: <see cref="WaitsForRenewalWindow"/>), or <see cref="RefreshingCacheOptions.RefreshInterval"/>;
     /// moved earlier (never later) by up to <see cref="RefreshingCacheOptions.Jitter"/>, or, when <paramref name="spread"/>,
     /// by up to <see cref="SpreadFraction"/> of the delay if that is more. Never more than half the delay, never below
     /// <see cref="MinScheduledDelay"/>. A zero <see cref="RefreshingCacheOptions.Jitter"/> turns all randomness off.
@@ -26,9 +27,9 @@ internal static class RefreshPolicy
     /// The spread applies once per out-of-schedule load, not at every refresh: keys already spread keep their phase, and a
     /// 2-hour token keeps its 13 fetches a day (a wide window drawn at every refresh would drift into a 14th).
     /// </remarks>
-    public static TimeSpan AfterSuccess(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, bool spread)
+    public static TimeSpan AfterSuccess(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, bool spread, TokenRenewal? renewal = null)
     {
-        var delay = Nominal(options, expiresAt, now);
+        var delay = Nominal(options, expiresAt, now, renewal);
         if (options.Jitter > TimeSpan.Zero)
         {
             var window = options.Jitter;
@@ -40,6 +41,12 @@ internal static class RefreshPolicy
             if (window > delay / 2)
             {
                 window = delay / 2;
+            }
+
+            // A refresh that waits for the issuer's renewal window is never pulled back before the window opens.
+            if (WaitsForRenewalWindow(options, expiresAt, renewal) && window > WindowMargin(renewal!.Window) / 2)
+            {
+                window = WindowMargin(renewal.Window) / 2;
             }
 
 #pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
@@ -57,9 +64,9 @@ internal static class RefreshPolicy
     /// never drive the leader's schedule (each forwarded refresh would pull it earlier) yet act before the value expires
     /// when the leader does not.
     /// </summary>
-    public static TimeSpan AfterShared(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now)
+    public static TimeSpan AfterShared(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, TokenRenewal? renewal = null)
     {
-        var delay = Nominal(options, expiresAt, now);
+        var delay = Nominal(options, expiresAt, now, renewal);
         var margin = expiresAt is { } e ? e - now - delay : delay;
         var lag = options.Jitter + TimeSpan.FromTicks(Math.Min(margin.Ticks / 4, TimeSpan.FromMinutes(1).Ticks));
         if (lag > margin / 2)
@@ -71,13 +78,35 @@ internal static class RefreshPolicy
         return delay > MinScheduledDelay ? delay : MinScheduledDelay;
     }
 
-    private static TimeSpan Nominal(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now)
+    /// <summary>
+    /// Whether the refresh of a value that expires at <paramref name="expiresAt"/> waits for the issuer's renewal window
+    /// rather than coming <see cref="RefreshingCacheOptions.RefreshBeforeExpiry"/> ahead: the issuer returns the same token
+    /// until <see cref="TokenRenewal.Window"/> before its expiry, and the lead is longer than that, so a fetch on the lead
+    /// would bring back the token already held (and the next one too, down to the window: a loop of wasted calls).
+    /// </summary>
+    public static bool WaitsForRenewalWindow(RefreshingCacheOptions options, DateTimeOffset? expiresAt, TokenRenewal? renewal) =>
+        expiresAt is not null
+        && renewal is { Kind: TokenRenewalKind.SameUntilWindow } rule
+        && options.RefreshBeforeExpiry > rule.Window - WindowMargin(rule.Window);
+
+    /// <summary>
+    /// How far inside the issuer's renewal window a refresh that waits for it is placed (a tenth of the window, at most 30 s),
+    /// so that network latency and the issuer's rounding of <c>expires_in</c> never land it just before the window.
+    /// </summary>
+    public static TimeSpan WindowMargin(TimeSpan window)
+    {
+        var margin = TimeSpan.FromTicks(window.Ticks / 10);
+        return margin < TimeSpan.FromSeconds(30) ? margin : TimeSpan.FromSeconds(30);
+    }
+
+    private static TimeSpan Nominal(RefreshingCacheOptions options, DateTimeOffset? expiresAt, DateTimeOffset now, TokenRenewal? renewal)
     {
         TimeSpan delay;
         if (expiresAt is { } e)
         {
             var life = e - now;
-            var ahead = life - options.RefreshBeforeExpiry;
+            var lead = WaitsForRenewalWindow(options, expiresAt, renewal) ? renewal!.Window - WindowMargin(renewal.Window) : options.RefreshBeforeExpiry;
+            var ahead = life - lead;
             var half = life / 2;
             delay = ahead > half ? ahead : half;
         }
@@ -134,6 +163,28 @@ internal static class RefreshPolicy
         CacheValueUnavailableException { InnerException: { } cause } => IsPermanent(cause),
         _ => false,
     };
+
+    /// <summary>
+    /// Whether a failure only says that a pushed ticket has not arrived yet (<see cref="Stores.PushedTicketMissingException"/>,
+    /// directly or as the reason a cache this one reads has no value): an expected state, logged once at Information.
+    /// </summary>
+    public static bool IsAwaitingPushedTicket(Exception? error) => error switch
+    {
+        Stores.PushedTicketMissingException => true,
+        CacheValueUnavailableException { InnerException: { } cause } => IsAwaitingPushedTicket(cause),
+        _ => false,
+    };
+
+    /// <summary>The message of the innermost cause, for a log line without a stack trace.</summary>
+    public static string Describe(Exception error)
+    {
+        while (error is CacheValueUnavailableException { InnerException: { } cause })
+        {
+            error = cause;
+        }
+
+        return error.Message;
+    }
 
     /// <summary>
     /// Whether <paramref name="error"/> is one more failure because the same other cache still has no value: the dependent

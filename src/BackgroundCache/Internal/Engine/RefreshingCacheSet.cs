@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.RateLimiting;
+using BackgroundCache.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace BackgroundCache.Internal.Engine;
 /// </summary>
 /// <typeparam name="TKey">The key type.</typeparam>
 /// <typeparam name="T">The type of the cached values.</typeparam>
-internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource, ICoordinatedValues<T>
+internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingCacheSet<TKey, T>, IHostedLifecycleService, CacheMetrics.IMetricsSource
     where TKey : notnull
 {
     /// <summary>
@@ -81,7 +82,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
     public override ICacheCoordinator<T>? Coordinator { get; }
 
-    IEnumerable<ICoordinatedEntry<T>> ICoordinatedValues<T>.Entries => _entries.Values;
+    public override TokenRenewal? Renewal => _registration.RenewalRule?.Renewal;
 
     public override Exception? SharedError
     {
@@ -154,24 +155,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
     }
 
-    DateTimeOffset? ICoordinatedValues<T>.GetExpiresAt(T value) => GetExpiresAt(value);
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.Find(string key) =>
-        CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryGetValue(parsed, out var entry) ? entry : null;
-
-    ICoordinatedEntry<T>? ICoordinatedValues<T>.GetOrAdd(string key) =>
-        !IsStopped && CoordinationKeys<TKey>.TryParse(key, out var parsed) ? GetOrAddEntry(parsed) : null;
-
-    void ICoordinatedValues<T>.RemoveLocal(string key)
-    {
-        if (CoordinationKeys<TKey>.TryParse(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
-        {
-            var count = Interlocked.Decrement(ref _count);
-            entry.Stop();
-            Log.SetKeyRemoved(Logger, Name, count);
-        }
-    }
-
     /// <summary>Gets the entries (health check, metrics, tests).</summary>
     internal IEnumerable<CacheEntry<T>> Entries => _entries.Values;
 
@@ -238,6 +221,15 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
     public override void OnAttemptEnded(CacheEntry<T> entry, AttemptOutcome outcome, Exception? error, DateTimeOffset now)
     {
         var keyed = (KeyedEntry)entry;
+        if (error is CacheKeyNotFoundException)
+        {
+            // Not an upstream failure (no outage streak): the key leaves the set, on every instance when coordinated.
+            _ = RemoveAsync(keyed.Key, CancellationToken.None).AsTask()
+                .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            return;
+        }
+
         List<KeyedEntry>? release = null;
         var probes = 0;
         lock (_outageGate)
@@ -398,12 +390,6 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         base.Dispose(disposing);
     }
 
-    private static async ValueTask<bool> RemoveSharedAsync(ICacheCoordinator<T> coordinator, string key, CancellationToken cancellationToken)
-    {
-        await coordinator.RemoveAsync(key, cancellationToken).ConfigureAwait(false);
-        return true;
-    }
-
     private KeyedEntry GetOrAddEntry(TKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -454,7 +440,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
         });
         if (Coordinator is { } coordinator)
         {
-            await coordinator.StartAsync(this, cancellationToken).ConfigureAwait(false);
+            await coordinator.StartAsync(new CoordinatedValues(this), cancellationToken).ConfigureAwait(false);
         }
 
         if (_registration.InitialKeys is { } initialKeys)
@@ -631,7 +617,7 @@ internal sealed class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRefreshingC
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
-        public override string CoordinationKey => CoordinationKeys<TKey>.Format(Key); // not stored: a string per key otherwise
+        public override string CoordinationKey => CoordinationKeys.Format(Key); // not stored: a string per key otherwise
 
         public void MarkRead() => TryGetValue(out _);
     }

@@ -3,10 +3,11 @@ using StackExchange.Redis;
 namespace BackgroundCache.StackExchangeRedis;
 
 /// <summary>
-/// Settings of the Redis <see cref="BackgroundCache.WeChat.IWeChatOpenPlatformStore"/>: where the Open Platform's ticket and
-/// authorizer refresh tokens are kept so that every instance sees the pushes that landed on one of them.
+/// Settings of the Redis <see cref="BackgroundCache.Stores.IPushedTicketStore"/> and
+/// <see cref="BackgroundCache.Stores.IRefreshSecretStore"/>: where pushed tickets and refresh secrets are kept so that
+/// every instance sees the pushes that landed on one of them and a restart loses nothing.
 /// </summary>
-public sealed class RedisWeChatOpenPlatformStoreOptions
+public sealed class RedisStoreOptions
 {
     /// <summary>Gets or sets the StackExchange.Redis configuration string, e.g. <c>redis:6379,password=…,ssl=true</c>.</summary>
     public string? Configuration { get; set; }

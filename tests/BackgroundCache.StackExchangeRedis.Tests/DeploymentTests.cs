@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
+
+namespace BackgroundCache.StackExchangeRedis.Tests;
+
+/// <summary>
+/// Redis deployments other than one redis-server (issue #18): a 3-master Redis Cluster and a Sentinel group, real
+/// processes on free loopback ports. The figures written to the test output are those in docs/redis-coordination.md.
+/// </summary>
+[Collection(RedisTests.Name)]
+public sealed class DeploymentTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
+
+    [SkippableFact]
+    public async Task Cluster_KeyPrefixWithoutHashTag_OneLeaderAndOneUpstreamCallPerRefresh()
+    {
+        await using var cluster = await RedisClusterDeployment.StartAsync();
+        var (time, upstream, _) = Setup();
+        var prefix = $"fi{Guid.NewGuid():N}:"; // no {hash tag}: the default one puts every key of the cache in one slot
+        var nodes = new List<PlainNode>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await PlainNode.StartAsync(cluster.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue())));
+            }
+
+            nodes.Should().OnlyContain(n => n.Served == "t1");
+            nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
+            upstream.Calls.Should().Be(1);
+
+            (await nodes[1].Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2");
+            (await nodes[2].Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t3");
+            await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t3"), () => string.Join(", ", nodes.Select(n => n.Served)));
+            upstream.Calls.Should().Be(3, "one upstream call per refresh, whichever instance asked");
+            nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
+            foreach (var node in nodes)
+            {
+                (await HealthAsync(node)).Should().Be(HealthStatus.Healthy);
+            }
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task Cluster_KeysInSeveralSlots_CountAsARedisFailure_UnhealthyAndNeverAReasonToFetchAgain()
+    {
+        await using var cluster = await RedisClusterDeployment.StartAsync();
+        var (time, upstream, _) = Setup();
+
+        // An empty "{}" before any tag makes Redis hash each whole key: the scripts' keys land in different slots (CROSSSLOT).
+        await using var node = await PlainNode.StartAsync(cluster.Configuration, $"fi{Guid.NewGuid():N}:{{}}", time, _ => Task.FromResult(upstream.Issue()));
+        node.Served.Should().Be("t1");
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromMinutes(1)); // polls (one a minute) and any retry that a failed write would schedule
+            await node.Coordinator.PollNowAsync();
+        }
+
+        // Before: every write's RedisCommandException failed the attempt, which fetched again and again; health said Healthy.
+        upstream.Calls.Should().Be(1);
+        node.Served.Should().Be("t1");
+        (await HealthAsync(node)).Should().Be(HealthStatus.Unhealthy);
+    }
+
+    [SkippableFact]
+    public async Task Sentinel_MasterKilledAfterAWriteTheReplicaMissed_ConvergesOnTheNewestValue_RedisRepaired_OldMasterReturns()
+    {
+        await using var sentinel = await RedisSentinelDeployment.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        var nodes = new List<PlainNode>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await PlainNode.StartAsync(sentinel.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue())));
+            }
+
+            nodes.Should().OnlyContain(n => n.Served == "t1");
+            nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
+            await RedisCli.WaitForAsync(sentinel.Replica.Port, ["hlen", ValuesKey(prefix)], o => o.Trim() == "1");
+
+            // The replica misses the next write (frozen), then the master dies (SIGKILL) and the replica is promoted.
+            await sentinel.Replica.FreezeAsync();
+            (await nodes[1].Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2");
+            await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t2"));
+            var killed = Stopwatch.StartNew();
+            var oldMaster = sentinel.Master;
+            await oldMaster.StopAsync();
+            await sentinel.Replica.ThawAsync();
+            await sentinel.WaitForMasterAsync(sentinel.Replica);
+            sentinel.Promoted();
+            var promoted = killed.Elapsed;
+
+            // The new master holds t1 (condemned upstream): it is written back with t2, never adopted.
+            await Eventually.TrueAsync(
+                async () => (await RedisCli.RunAsync(["hget", ValuesKey(prefix), string.Empty], sentinel.Master.Port)).Contains("\"t2\"", StringComparison.Ordinal),
+                () => string.Join(", ", nodes.Select(n => n.Served)));
+            var repaired = killed.Elapsed;
+            nodes.Should().OnlyContain(n => n.Served == "t2");
+
+            // A forced refresh through the new master: one upstream call, every instance converges.
+            (await nodes[2].Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t3");
+            await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t3"), () => string.Join(", ", nodes.Select(n => n.Served)));
+            var converged = killed.Elapsed;
+            upstream.Calls.Should().Be(3, "no extra upstream call for the failover");
+            nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
+
+            // The old master returns from its RDB; the sentinels make it a replica of the new master.
+            await oldMaster.StartAgainAsync();
+            await RedisCli.WaitForAsync(oldMaster.Port, ["info", "replication"], o => o.Contains("master_link_status:up", StringComparison.Ordinal));
+            foreach (var node in nodes)
+            {
+                await node.Coordinator.PollNowAsync();
+            }
+
+            nodes.Should().OnlyContain(n => n.Served == "t3");
+            upstream.Calls.Should().Be(3);
+            output.WriteLine($"sentinel: promoted after {promoted.TotalSeconds:F1} s, Redis repaired after {repaired.TotalSeconds:F1} s, forced refresh converged after {converged.TotalSeconds:F1} s; upstream calls 3 (no extra)");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    private static string ValuesKey(string prefix) => Internal.RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":values";
+
+    private static async Task<HealthStatus> HealthAsync(PlainNode node) =>
+        (await node.Host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Status;
+
+    private static (FakeTimeProvider Time, ClassicUpstream Upstream, string Prefix) Setup()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 5, 0, 0, 0, TimeSpan.Zero));
+        return (time, new ClassicUpstream(time), $"deploy:{Guid.NewGuid():N}:");
+    }
+}
