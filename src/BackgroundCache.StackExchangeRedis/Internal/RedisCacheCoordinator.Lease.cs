@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using StackExchange.Redis;
 
 namespace BackgroundCache.StackExchangeRedis.Internal;

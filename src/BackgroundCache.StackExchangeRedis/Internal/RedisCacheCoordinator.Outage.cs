@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using System.Diagnostics;
 using BackgroundCache.Internal;
 using StackExchange.Redis;

@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
 /// <summary>The Lua scripts: each runs atomically in Redis, over keys that share one hash slot.</summary>

@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using System.Globalization;
 using BackgroundCache.Internal;
 using StackExchange.Redis;

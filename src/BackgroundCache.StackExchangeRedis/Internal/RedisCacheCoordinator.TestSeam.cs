@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 namespace BackgroundCache.StackExchangeRedis.Internal;
 
 /// <summary>The test seam (<see cref="IRedisCoordinatorTestAccess"/>), implemented explicitly.</summary>

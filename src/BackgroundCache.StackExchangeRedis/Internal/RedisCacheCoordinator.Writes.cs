@@ -1,3 +1,4 @@
+using BackgroundCache.Coordination;
 using System.Globalization;
 using BackgroundCache.Internal;
 using StackExchange.Redis;
@@ -191,7 +192,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         }
     }
 
-    private bool IsServable(CacheSnapshot<T>? snapshot) => snapshot is not null && (snapshot.ExpiresAt is not { } e || e > _time.GetUtcNow());
+    private bool IsServable(ServedValue<T>? snapshot) => snapshot is not null && (snapshot.ExpiresAt is not { } e || e > _time.GetUtcNow());
 
     private async Task RestoreAsync(IDatabase db, ICoordinatedEntry<T> entry)
     {

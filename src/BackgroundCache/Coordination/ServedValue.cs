@@ -32,4 +32,11 @@ public abstract class ServedValue<T>
 
     /// <summary>Gets its version: the store's version for a shared value, a local one otherwise.</summary>
     public long Version { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether the upstream returned this value in answer to a report (an invalidation) of the value
+    /// before it: the issuer confirmed it, so <see cref="RefreshingCacheOptions.InvalidationCooldown"/> applies to further
+    /// reports of it. A value taken from the shared store is never such an answer.
+    /// </summary>
+    public bool AnswersReport { get; private protected init; }
 }

@@ -8,6 +8,9 @@ namespace BackgroundCache.Internal;
 internal sealed class CacheSnapshot<T>(T value, DateTimeOffset fetchedAt, DateTimeOffset? expiresAt, long version)
     : ServedValue<T>(value, fetchedAt, expiresAt, version)
 {
-    /// <summary>Gets a value indicating whether an attempt asked for by a report (an invalidation) fetched this value.</summary>
-    public bool AnswersReport { get; init; }
+    /// <summary>Sets <see cref="ServedValue{T}.AnswersReport"/> (an attempt asked for by a report fetched this value).</summary>
+    public bool AnswersReportInit
+    {
+        init => AnswersReport = value;
+    }
 }

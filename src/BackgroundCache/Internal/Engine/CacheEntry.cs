@@ -1130,7 +1130,7 @@ internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulabl
 
         var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
         _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
-        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReport = answersReport };
+        var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReportInit = answersReport };
         _current = snapshot;
         _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();
