@@ -66,7 +66,7 @@ public static class CacheSetScenario
 
     private static string[] Keys(int n) => [.. Enumerable.Range(0, n).Select(i => $"tenant-{i:D4}")];
 
-    private static void ConfigureRefresh(RefreshingCacheOptions o)
+    internal static void ConfigureRefresh(RefreshingCacheOptions o)
     {
         o.RefreshInterval = RefreshInterval;
         o.Jitter = TimeSpan.FromSeconds(30);

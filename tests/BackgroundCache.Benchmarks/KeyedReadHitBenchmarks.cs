@@ -9,9 +9,11 @@ using ZiggyCreatures.Caching.Fusion;
 namespace BackgroundCache.Benchmarks;
 
 /// <summary>
-/// Reading a loaded value by key, one thread, 10,000 keys ("tenant-0000" … "tenant-9999") loaded in each cache. Each
+/// Reading a loaded value by key, one thread, 10,000 or 100,000 keys ("tenant-0000" …) loaded in each cache. Each
 /// invocation reads a fixed pseudo-random sequence of 1,024 keys (seed 42); the lookup keys are separate string instances
-/// from the stored ones, as keys parsed from requests are. Results are per read.
+/// from the stored ones, as keys parsed from requests are. Results are per read. Two floors: a bare
+/// <c>ConcurrentDictionary</c> of values, and a <c>ConcurrentDictionary</c> of holders read through a volatile field (what a
+/// keyed read at least has to do: find the key, then read the current value).
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(BenchmarkConfig))]
@@ -22,11 +24,15 @@ public class KeyedReadHitBenchmarks
     private const string SetName = "tenants";
     private readonly Payload _value = new("80_" + new string('x', 150));
     private readonly ConcurrentDictionary<string, Payload> _dictionary = new();
+    private readonly ConcurrentDictionary<string, Holder> _holders = new();
     private IHost _host = null!;
     private IRefreshingCacheSet<string, Payload> _set = null!;
     private IMemoryCache _memory = null!;
     private IFusionCache _fusion = null!;
     private string[] _sequence = null!;
+
+    [Params(KeyCount, 100_000)]
+    public int Keys { get; set; }
 
     public static string KeyOf(int i) => $"tenant-{i:D4}";
 
@@ -44,19 +50,20 @@ public class KeyedReadHitBenchmarks
         _set = _host.Services.GetRequiredKeyedService<IRefreshingCacheSet<string, Payload>>(SetName);
         _memory = _host.Services.GetRequiredService<IMemoryCache>();
         _fusion = _host.Services.GetRequiredService<IFusionCache>();
-        for (var i = 0; i < KeyCount; i++)
+        for (var i = 0; i < Keys; i++)
         {
             var key = KeyOf(i);
             _set.GetOrAdd(key);
             _memory.Set(key, _value, TimeSpan.FromHours(1));
             _fusion.Set(key, _value, TimeSpan.FromHours(1));
             _dictionary[key] = _value;
+            _holders[key] = new Holder(_value);
         }
 
         await _host.Services.GetRequiredKeyedService<RefreshingCacheSet<string, Payload>>(SetName).WhenQuiescentAsync();
 
         var random = new Random(42);
-        _sequence = [.. Enumerable.Range(0, Reads).Select(_ => new string(KeyOf(random.Next(KeyCount)).AsSpan()))];
+        _sequence = [.. Enumerable.Range(0, Reads).Select(_ => new string(KeyOf(random.Next(Keys)).AsSpan()))];
         foreach (var key in _sequence)
         {
             if (!_set.TryGetValue(key, out var a) || !_memory.TryGetValue(key, out Payload? b) || !_fusion.TryGet<Payload>(key).HasValue || !ReferenceEquals(a, b))
@@ -105,6 +112,22 @@ public class KeyedReadHitBenchmarks
         return last;
     }
 
+    [Benchmark(OperationsPerInvoke = Reads, Description = "ConcurrentDictionary + volatile read (floor)")]
+    public Payload? HolderTryGetValue()
+    {
+        Payload? last = null;
+        var holders = _holders;
+        foreach (var key in _sequence)
+        {
+            if (holders.TryGetValue(key, out var holder))
+            {
+                last = holder.Value;
+            }
+        }
+
+        return last;
+    }
+
     [Benchmark(OperationsPerInvoke = Reads, Description = "IMemoryCache TryGetValue(key)")]
     public Payload? MemoryTryGetValue()
     {
@@ -136,5 +159,16 @@ public class KeyedReadHitBenchmarks
         }
 
         return last;
+    }
+
+    private sealed class Holder(Payload value)
+    {
+        private volatile Payload _value = value;
+
+        public Payload Value
+        {
+            get => _value;
+            set => _value = value;
+        }
     }
 }

@@ -21,6 +21,16 @@ public static class Scenarios
             await StarvationScenario.RunAsync();
         }
 
+        if (only is "churn")
+        {
+            await ChurnScenario.RunAsync(args.Length > 1 ? args[1..] : []);
+        }
+
+        if (only is "singles")
+        {
+            await ChurnScenario.RunSinglesAsync();
+        }
+
         if (only is "all" or "sets")
         {
             await CacheSetScenario.RunAsync(args.Length > 1 ? args[1..] : []);

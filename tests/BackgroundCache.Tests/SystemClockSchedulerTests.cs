@@ -56,7 +56,7 @@ public sealed class SystemClockSchedulerTests
         }
     }
 
-    private sealed class RecordingItem(Action? onDue = null) : ISchedulable
+    private sealed class RecordingItem(Action? onDue = null) : DueTimeHeapItem, ISchedulable
     {
         public TaskCompletionSource<Thread> Fired { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

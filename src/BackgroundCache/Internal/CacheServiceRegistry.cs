@@ -38,6 +38,10 @@ internal sealed class CacheServiceRegistry
             // valid options), not through IValidateOptions: OptionsMonitor would throw inside the configuration reload
             // callback (on a file watcher's thread in a real app) when an operator saves an invalid value.
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RefreshingCacheSetOptions>, RefreshingCacheSetOptionsValidator>());
+
+            // Named options without an O(N) scan per name: N caches start in linear time (issue #21).
+            services.TryAddTransient<IOptionsFactory<RefreshingCacheOptions>, NamedOptionsFactory<RefreshingCacheOptions>>();
+            services.TryAddTransient<IOptionsFactory<RefreshingCacheSetOptions>, NamedOptionsFactory<RefreshingCacheSetOptions>>();
             return registry;
         }
     }

@@ -17,23 +17,23 @@ namespace BackgroundCache.Internal.Engine;
 /// While Idle the entry holds one wake in the scheduler: the earlier of its next refresh and its value's withdrawal.</para>
 /// </remarks>
 /// <typeparam name="T">The type of the cached value.</typeparam>
-internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
+internal class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISchedulable
 {
     private const long NoWake = long.MaxValue;
 
     private readonly CacheEngine<T> _engine;
-    private readonly Lock _gate = new();
+    private readonly object _gate; // the entry itself (Monitor): a Lock object would cost 40 B per key of a set (issue #21)
     private volatile CacheSnapshot<T>? _current;
     private volatile bool _touched;
     private EntryState _state;
     private long _version;
     private int _failures;
     private Exception? _lastError;
-    private DateTimeOffset? _startedAt;
-    private DateTimeOffset? _lastAttemptAt;
-    private DateTimeOffset? _blockedUntil;
-    private DateTimeOffset? _due;
-    private DateTimeOffset? _retireAt;
+    private UtcTime? _startedAt; // UtcTime: 16 bytes where a DateTimeOffset? takes 24 (issue #21)
+    private UtcTime? _lastAttemptAt;
+    private UtcTime? _blockedUntil;
+    private UtcTime? _due;
+    private UtcTime? _retireAt;
     private long _wakeTicks = NoWake;
     private TaskCompletionSource<T>? _pending;
     private CacheSnapshot<T>? _pendingRejected;
@@ -45,7 +45,11 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     private Task? _abandoned;
     private CoordinatedEntry<T>? _coordination;
 
-    public CacheEntry(CacheEngine<T> engine) => _engine = engine;
+    public CacheEntry(CacheEngine<T> engine)
+    {
+        _engine = engine;
+        _gate = this;
+    }
 
     private enum EntryState : byte
     {
@@ -424,6 +428,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             _state = EntryState.Stopped;
             _due = null;
             _wakeTicks = NoWake;
+            _engine.Scheduler.Remove(this); // nothing of a removed key stays reachable from the scheduler (issue #21)
             pending = _pending;
             inflight = _inflight;
             _pending = null;
@@ -573,12 +578,14 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     internal async Task RunAttemptAsync(AttemptPlan plan)
     {
         var engine = _engine;
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(engine.Stopping);
+        // Not linked to the engine's stop token (a registration per attempt would stay in that token's free list for good,
+        // issue #21): stopping the engine stops every entry, and Stop cancels the attempt's source.
+        var cts = new CancellationTokenSource();
         Task? prior;
         lock (_gate)
         {
             _attemptCts = cts;
-            if (_state == EntryState.Stopped)
+            if (_state == EntryState.Stopped || engine.IsStopped)
             {
                 cts.Cancel();
             }
@@ -694,7 +701,10 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         var outcome = fromUpstream ? "success" : "shared";
         engine.RecordAttempt(outcome, duration);
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
-        Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt);
+        if (engine.Logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt); // a set's name is formatted per key: only when logged
+        }
         if (failuresBefore > 0)
         {
             Log.Recovered(engine.Logger, DisplayName, failuresBefore, servedVersion);
@@ -826,22 +836,17 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
     private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
     {
         var engine = _engine;
-        var rejected = plan.Rejected;
         if (engine.Coordinator is { } coordinator)
         {
             // FetchTimeout bounds the upstream call only; the coordinator bounds its own waits in real time.
             return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
         }
 
-        return Timed(ct => UpstreamAsync(engine, this, rejected, ct), options, cancellationToken, ref slot);
-
-        static async Task<(T, long?, bool)> UpstreamAsync(CacheEngine<T> engine, CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken ct) =>
-            (await engine.FetchAsync(entry, rejected, ct).ConfigureAwait(false), null, true);
+        return Timed<(T Value, long? Version, bool FromUpstream)>(plan.Rejected, static value => (value, null, true), options, ref slot, cancellationToken);
     }
 
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
-        var engine = _engine;
         var rejected = plan.Rejected;
         var result = await coordinator.RefreshAsync(
             Coordination,
@@ -849,7 +854,7 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
                 IDisposable? none = null;
-                return Timed(c => engine.FetchAsync(this, rejected, c).AsTask(), options, ct, ref none);
+                return Timed(rejected, static value => value, options, ref none, ct);
             },
             plan.Requested,
             rejected is null ? default : rejected.Value,
@@ -858,62 +863,66 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
         return (result.Value, result.Version, result.FromUpstream);
     }
 
-    /// <summary>Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.</summary>
-    private ValueTask<TResult> Timed<TResult>(Func<CancellationToken, Task<TResult>> start, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    /// <summary>
+    /// Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.
+    /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
+    /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
+    /// </summary>
+    private ValueTask<TResult> Timed<TResult>(CacheSnapshot<T>? rejected, Func<T, TResult> map, RefreshingCacheOptions options, ref IDisposable? slot, CancellationToken cancellationToken)
     {
         var engine = _engine;
+        var attempt = Volatile.Read(ref _attemptCts);
+        var linked = attempt is not null && attempt.Token == cancellationToken ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = linked?.Token ?? cancellationToken;
 
-        // The timeout's timer exists before the fetch starts, so a test clock can end a hanging fetch.
-#if NETSTANDARD2_0
-        var timeout = engine.Time.CreateCancellationTokenSource(options.FetchTimeout);
-#else
-        var timeout = new CancellationTokenSource(options.FetchTimeout, engine.Time);
-#endif
-        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        Task<TResult> fetch;
+        // The deadline is scheduled before the fetch starts, so a test clock can end a hanging fetch.
+        var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!);
+        ValueTask<T> fetch;
         try
         {
-            fetch = start(linked.Token);
+            fetch = engine.FetchAsync(this, rejected, token);
         }
         catch
         {
-            linked.Dispose();
-            timeout.Dispose();
+            deadline.Disarm();
+            linked?.Dispose();
             throw;
         }
 
         if (fetch.IsCompletedSuccessfully)
         {
-            linked.Dispose();
-            timeout.Dispose();
-            return new ValueTask<TResult>(fetch.Result);
+            deadline.Disarm();
+            linked?.Dispose();
+            return new ValueTask<TResult>(map(fetch.Result));
         }
 
         // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
         // FetchTimeout, so the fetch budget counts calls actually in flight.
         var owned = slot;
         slot = null;
-        return AwaitTimedAsync(fetch, owned, timeout, linked, options, cancellationToken);
+        return AwaitTimedAsync(fetch.AsTask(), map, owned, deadline, linked, options, token);
     }
 
     private async ValueTask<TResult> AwaitTimedAsync<TResult>(
-        Task<TResult> fetch,
+        Task<T> fetch,
+        Func<T, TResult> map,
         IDisposable? slot,
-        CancellationTokenSource timeout,
-        CancellationTokenSource linked,
+        FetchDeadline deadline,
+        CancellationTokenSource? linked,
         RefreshingCacheOptions options,
-        CancellationToken cancellationToken)
+        CancellationToken token)
     {
         try
         {
-            return await fetch.WaitAsync(linked.Token).ConfigureAwait(false);
+            return map(await fetch.WaitAsync(token).ConfigureAwait(false));
         }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (deadline.HasFired && !IsStopping())
         {
             throw new TimeoutException($"The fetch for cache '{DisplayName}' did not complete within FetchTimeout ({options.FetchTimeout}).", ex);
         }
         finally
         {
+            deadline.Disarm();
             if (fetch.IsCompleted)
             {
                 slot?.Dispose();
@@ -923,8 +932,21 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
                 Abandon(fetch, slot);
             }
 
-            linked.Dispose();
-            timeout.Dispose();
+            linked?.Dispose();
+        }
+    }
+
+    /// <summary>Whether the entry or its engine stopped (a cancellation then is a stop, not a timeout).</summary>
+    private bool IsStopping()
+    {
+        if (_engine.IsStopped)
+        {
+            return true;
+        }
+
+        lock (_gate)
+        {
+            return _state == EntryState.Stopped;
         }
     }
 
@@ -1077,6 +1099,10 @@ internal class CacheEntry<T> : IRefreshingCache<T>, ISchedulable
             if (wake != NoWake)
             {
                 _engine.Scheduler.Schedule(this, wake);
+            }
+            else
+            {
+                _engine.Scheduler.Remove(this);
             }
         }
     }

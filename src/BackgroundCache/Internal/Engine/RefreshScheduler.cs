@@ -4,8 +4,8 @@ namespace BackgroundCache.Internal.Engine;
 internal interface ISchedulable
 {
     /// <summary>
-    /// Called when a due time this item asked for has come. The item compares <paramref name="dueTicks"/> with the wake it
-    /// holds now and ignores a superseded one (the queue never removes an item; it only adds the new time).
+    /// Called when the due time this item asked for has come. The item compares <paramref name="dueTicks"/> with the wake it
+    /// holds now and ignores a superseded one (its state may have changed between the timer's pick and this call).
     /// </summary>
     void OnDue(DateTimeOffset now, long dueTicks);
 }
@@ -17,9 +17,10 @@ internal interface ISchedulable
 /// value's withdrawal at expiry above all) never wait for a thread-pool thread; they must stay short and never block.
 /// </summary>
 /// <remarks>
-/// Rescheduling an item adds its new time and leaves the old one in the queue: when it comes due the item sees that it no
-/// longer holds that time and ignores it (lazy deletion keeps <see cref="Schedule"/> at O(log n)). Callbacks run outside
-/// the scheduler's lock, so an item may schedule again from <see cref="ISchedulable.OnDue"/>.
+/// An item holds at most one place in the queue (an indexed heap): rescheduling moves it and <see cref="Remove"/> takes it
+/// out, both O(log n), so a removed key or a stopped cache is unreachable from the scheduler at once instead of staying
+/// queued, with its value, until its old due time (issue #21). Callbacks run outside the scheduler's lock, so an item may
+/// schedule again from <see cref="ISchedulable.OnDue"/>.
 /// </remarks>
 internal sealed class RefreshScheduler : IDisposable
 {
@@ -27,7 +28,7 @@ internal sealed class RefreshScheduler : IDisposable
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(7);
 
     private readonly Lock _gate = new();
-    private readonly PriorityQueue<ISchedulable, long> _queue = new();
+    private readonly DueTimeHeap _queue = new();
     private readonly TimeProvider _time;
     private readonly Action<Exception> _onCallbackError;
     private readonly ITimer _timer;
@@ -45,7 +46,7 @@ internal sealed class RefreshScheduler : IDisposable
             : time.CreateTimer(static state => ((RefreshScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Gets the number of due times queued, superseded ones included.</summary>
+    /// <summary>Gets the number of items queued (each at most once).</summary>
     public int QueuedCount
     {
         get
@@ -57,7 +58,7 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
-    /// <summary>Gets the earliest queued due time (superseded ones included), or null (test and benchmark hook).</summary>
+    /// <summary>Gets the earliest queued due time, or null (test and benchmark hook).</summary>
     public DateTimeOffset? NextDue
     {
         get
@@ -69,8 +70,9 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
-    /// <summary>Wakes <paramref name="item"/> at <paramref name="dueTicks"/> (UTC ticks).</summary>
-    public void Schedule(ISchedulable item, long dueTicks)
+    /// <summary>Wakes <paramref name="item"/> at <paramref name="dueTicks"/> (UTC ticks), replacing the time it held.</summary>
+    public void Schedule<TItem>(TItem item, long dueTicks)
+        where TItem : DueTimeHeapItem, ISchedulable
     {
         lock (_gate)
         {
@@ -79,11 +81,28 @@ internal sealed class RefreshScheduler : IDisposable
                 return;
             }
 
-            _queue.Enqueue(item, dueTicks);
+            _queue.Set(item, dueTicks);
             if (dueTicks < _armedTicks)
             {
                 ArmLocked(dueTicks);
             }
+        }
+    }
+
+    /// <summary>Takes <paramref name="item"/> out of the queue (O(log n)); nothing of it stays reachable from here.</summary>
+    public void Remove(DueTimeHeapItem item)
+    {
+        // Only the owner (under its own lock) puts an item in; the timer only takes items out. A stale "in the queue" read
+        // takes the lock for nothing; "not in the queue" cannot be stale for the owner that put it in.
+        if (item.HeapIndex < 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            // The timer stays armed: if it fires for nothing it re-arms for the next item.
+            _queue.Remove(item);
         }
     }
 
@@ -120,7 +139,7 @@ internal sealed class RefreshScheduler : IDisposable
             while (_queue.TryPeek(out var item, out var ticks) && ticks <= now.UtcTicks)
             {
                 _queue.Dequeue();
-                (due ??= []).Add((item, ticks));
+                (due ??= []).Add(((ISchedulable)item!, ticks));
             }
 
             _armedTicks = long.MaxValue;
@@ -151,7 +170,7 @@ internal sealed class RefreshScheduler : IDisposable
 }
 
 /// <summary>A callback with one due time at a time, for work a set schedules besides its keys (a probe, a sweep).</summary>
-internal sealed class ScheduledAction(RefreshScheduler scheduler, Action<DateTimeOffset> run) : ISchedulable
+internal sealed class ScheduledAction(RefreshScheduler scheduler, Action<DateTimeOffset> run) : DueTimeHeapItem, ISchedulable
 {
     private long _ticks = long.MaxValue;
 
@@ -164,7 +183,11 @@ internal sealed class ScheduledAction(RefreshScheduler scheduler, Action<DateTim
         }
     }
 
-    public void Cancel() => Interlocked.Exchange(ref _ticks, long.MaxValue);
+    public void Cancel()
+    {
+        Interlocked.Exchange(ref _ticks, long.MaxValue);
+        scheduler.Remove(this);
+    }
 
     public void OnDue(DateTimeOffset now, long dueTicks)
     {

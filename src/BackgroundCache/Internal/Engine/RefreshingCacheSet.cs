@@ -607,11 +607,17 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
 
         public int StreakEpoch { get; set; }
 
-        public DateTimeOffset LastReadAt { get; set; } = addedAt;
+        private long _lastReadAtTicks = addedAt.UtcTicks; // 8 bytes, not a DateTimeOffset's 16 (issue #21)
+
+        public DateTimeOffset LastReadAt
+        {
+            get => new(_lastReadAtTicks, TimeSpan.Zero);
+            set => _lastReadAtTicks = value.UtcTicks;
+        }
 
         public override string DisplayName => $"{set.Name}[{Key}]";
 
-        public override string CoordinationKey { get; } = CoordinationKeys.Format(key);
+        public override string CoordinationKey => CoordinationKeys.Format(Key); // not stored: a string per key otherwise
 
         public void MarkRead() => TryGetValue(out _);
     }

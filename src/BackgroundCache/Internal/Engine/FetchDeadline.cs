@@ -1,0 +1,66 @@
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>
+/// The <see cref="RefreshingCacheOptions.FetchTimeout"/> of one upstream call, as a due time in the engine's
+/// <see cref="RefreshScheduler"/>: no timer and no extra token source per attempt (issue #21). When it comes, the call's
+/// token source is cancelled on the thread pool, so the token's callbacks (an HTTP call aborting) never run on the timer's
+/// thread; a call that ends first takes the deadline out of the scheduler at once.
+/// </summary>
+internal sealed class FetchDeadline : DueTimeHeapItem, ISchedulable
+{
+    private const int Armed = 0;
+    private const int Fired = 1;
+    private const int Disarmed = 2;
+
+    private readonly RefreshScheduler _scheduler;
+    private readonly CancellationTokenSource _target;
+    private int _state;
+
+    private FetchDeadline(RefreshScheduler scheduler, CancellationTokenSource target)
+    {
+        _scheduler = scheduler;
+        _target = target;
+    }
+
+    /// <summary>Gets a value indicating whether the timeout came before the call ended.</summary>
+    public bool HasFired => Volatile.Read(ref _state) == Fired;
+
+    /// <summary>Arms a deadline <paramref name="timeout"/> from now that cancels <paramref name="target"/>.</summary>
+    public static FetchDeadline Start(RefreshScheduler scheduler, TimeProvider time, TimeSpan timeout, CancellationTokenSource target)
+    {
+        var deadline = new FetchDeadline(scheduler, target);
+        var now = time.GetUtcNow().UtcTicks;
+        scheduler.Schedule(deadline, now + Math.Min(Math.Max(0, timeout.Ticks), DateTimeOffset.MaxValue.UtcTicks - now));
+        return deadline;
+    }
+
+    /// <summary>The call ended: takes the deadline out of the scheduler unless it has fired.</summary>
+    public void Disarm()
+    {
+        if (Interlocked.CompareExchange(ref _state, Disarmed, Armed) == Armed)
+        {
+            _scheduler.Remove(this);
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnDue(DateTimeOffset now, long dueTicks)
+    {
+        if (Interlocked.CompareExchange(ref _state, Fired, Armed) == Armed)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static state => Cancel((CancellationTokenSource)state!), _target);
+        }
+    }
+
+    private static void Cancel(CancellationTokenSource target)
+    {
+        try
+        {
+            target.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt ended meanwhile.
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using BackgroundCache.Internal.Engine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BackgroundCache.Benchmarks;
+
+/// <summary>
+/// Process-level figures for issue #21 (performance under churn and at scale): memory left after every key of a set is
+/// removed, memory over 100 remove/re-add cycles, bytes allocated per scheduled refresh and per first load, timers
+/// created, registrations left on the set's stop token, and CPU to start and stop N single caches.
+/// </summary>
+/// <remarks>
+/// <c>scenarios churn</c> runs everything at 10,000 keys; <c>scenarios churn --keys 1000000</c> only the removal figure at
+/// that size; <c>scenarios singles</c> only the start/stop CPU of 10,000 and 30,000 single caches.
+/// </remarks>
+public static class ChurnScenario
+{
+    private const string SetName = "tenants";
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromMinutes(5);
+    private static readonly DateTimeOffset Start = new(2026, 11, 25, 0, 0, 0, TimeSpan.Zero);
+    private static readonly Payload Shared = new("80_" + new string('x', 150));
+
+    public static async Task RunAsync(string[] args)
+    {
+        var keys = 10_000;
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--keys")
+            {
+                keys = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+        }
+
+        Console.WriteLine("## Churn: memory given back, allocation per refresh, stop-token registrations");
+        Console.WriteLine();
+        Console.WriteLine("| measurement | keys | figure |");
+        Console.WriteLine("|---|---:|---|");
+        await RemovalAsync(keys);
+        if (keys <= 10_000)
+        {
+            await CyclesAsync(keys, 100);
+            await AllocationPerRefreshAsync(keys, asyncFetch: false);
+            await AllocationPerRefreshAsync(keys, asyncFetch: true);
+            await StopTokenAsync(keys);
+        }
+
+        Console.WriteLine();
+    }
+
+    public static async Task RunSinglesAsync()
+    {
+        Console.WriteLine("## N single caches: CPU to start and stop (a Configure per cache)");
+        Console.WriteLine();
+        Console.WriteLine("| caches | build | start CPU | stop CPU | start wall | stop wall |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        await SinglesAsync(1_000); // JIT warm-up, not printed
+        foreach (var n in new[] { 10_000, 30_000 })
+        {
+            var (build, startCpu, stopCpu, startWall, stopWall) = await SinglesAsync(n);
+            Console.WriteLine($"| {n:N0} | {Ms(build)} | {Ms(startCpu)} | {Ms(stopCpu)} | {Ms(startWall)} | {Ms(stopWall)} |");
+        }
+
+        Console.WriteLine();
+    }
+
+    private static string Ms(TimeSpan t) => t.TotalMilliseconds < 1000 ? $"{t.TotalMilliseconds:F0} ms" : $"{t.TotalSeconds:F2} s";
+
+    private static void Row(string what, int keys, string figure) => Console.WriteLine($"| {what} | {keys:N0} | {figure} |");
+
+    private static string[] Keys(int n) => [.. Enumerable.Range(0, n).Select(i => $"tenant-{i:D7}")];
+
+    private static long ManagedBytes()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static IHost NewSetHost(TimeProvider? time, Func<IServiceProvider, string, CancellationToken, ValueTask<Payload>> fetch, int cap)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.SetMinimumLevel(LogLevel.Critical);
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
+        builder.Services.AddRefreshingCacheSet<string, Payload>(SetName, fetch, o => o.MaxConcurrentFetches = cap);
+        builder.Services.Configure<RefreshingCacheOptions>(SetName, CacheSetScenario.ConfigureRefresh);
+        return builder.Build();
+    }
+
+    private static RefreshingCacheSet<string, Payload> Engine(IHost host) =>
+        host.Services.GetRequiredKeyedService<RefreshingCacheSet<string, Payload>>(SetName);
+
+    private static async Task LoadAsync(RefreshingCacheSet<string, Payload> set, string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            set.GetOrAdd(key);
+        }
+
+        await set.WhenQuiescentAsync();
+    }
+
+    private static async Task RemoveAllAsync(RefreshingCacheSet<string, Payload> set, string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            await set.RemoveAsync(key);
+        }
+    }
+
+    /// <summary>Starts the host, adds and removes one key (JIT, first allocations), and measures the heap with no key.</summary>
+    private static async Task<(RefreshingCacheSet<string, Payload> Set, long EmptyHeap)> StartEmptyAsync(IHost host)
+    {
+        var set = Engine(host);
+        await host.StartAsync();
+        await LoadAsync(set, ["warm-up"]);
+        await RemoveAllAsync(set, ["warm-up"]);
+        return (set, ManagedBytes());
+    }
+
+    /// <summary>Real clock, a value per key: heap with the keys loaded, and 1 s after every key was removed.</summary>
+    private static async Task RemovalAsync(int n)
+    {
+        var keys = Keys(n);
+        using var host = NewSetHost(null, (_, key, _) => new ValueTask<Payload>(new Payload(key)), 100);
+        var (set, empty) = await StartEmptyAsync(host);
+        await LoadAsync(set, keys);
+        var loaded = ManagedBytes();
+        await RemoveAllAsync(set, keys);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var removed = ManagedBytes();
+        var perKey = (loaded - empty) / (double)n;
+        var left = (removed - empty) / (double)(loaded - empty);
+        Row("heap per key, loaded (entry + value + dictionary + scheduler)", n, $"{perKey:N0} B");
+        Row("heap left 1 s after removing every key", n, $"{(removed - empty) / (double)n:N0} B/key = **{left:P1}** (scheduler queue: {set.Scheduler.QueuedCount:N0})");
+        await host.StopAsync();
+    }
+
+    /// <summary>Real clock: 100 cycles of adding every key, loading, removing every key.</summary>
+    private static async Task CyclesAsync(int n, int cycles)
+    {
+        var keys = Keys(n);
+        using var host = NewSetHost(null, (_, key, _) => new ValueTask<Payload>(new Payload(key)), 100);
+        var (set, empty) = await StartEmptyAsync(host);
+        var marks = new List<string>();
+        for (var cycle = 1; cycle <= cycles; cycle++)
+        {
+            await LoadAsync(set, keys);
+            await RemoveAllAsync(set, keys);
+            if (cycle is 1 or 10 or 50 or 100)
+            {
+                var heap = ManagedBytes() - empty;
+                marks.Add($"after {cycle}: {heap / (double)n:N0} B/key, queue {set.Scheduler.QueuedCount:N0}");
+            }
+        }
+
+        Row($"{cycles} remove/re-add cycles: heap left per key, scheduler queue", n, string.Join("; ", marks));
+        await host.StopAsync();
+    }
+
+    /// <summary>Fake clock, one shared value: bytes allocated per first load and per scheduled refresh, timers created.</summary>
+    private static async Task AllocationPerRefreshAsync(int n, bool asyncFetch)
+    {
+        var keys = Keys(n);
+        var fake = new FakeTimeProvider(Start);
+        var time = new CountingTimeProvider(fake);
+        var calls = 0;
+        Func<IServiceProvider, string, CancellationToken, ValueTask<Payload>> fetch = asyncFetch
+            ? async (_, _, _) =>
+            {
+                Interlocked.Increment(ref calls);
+                await Task.Yield();
+                return Shared;
+            }
+        : (_, _, _) =>
+            {
+                Interlocked.Increment(ref calls);
+                return new ValueTask<Payload>(Shared);
+            };
+
+        // What the user's fetch allocates on its own (the async state machine of the Task.Yield variant).
+        var fetchAlone = GC.GetTotalAllocatedBytes(precise: true);
+        for (var i = 0; i < n; i++)
+        {
+            await fetch(null!, keys[i], CancellationToken.None);
+        }
+
+        fetchAlone = GC.GetTotalAllocatedBytes(precise: true) - fetchAlone;
+        calls = 0;
+
+        using var host = NewSetHost(time, fetch, 16);
+        var set = Engine(host);
+        await host.StartAsync();
+        await LoadAsync(set, ["warm-up"]);
+        fake.Advance(RefreshInterval + TimeSpan.FromMinutes(1));
+        await set.WhenQuiescentAsync();
+        calls = 0;
+        var timersBefore = time.CreatedTimers;
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        await LoadAsync(set, keys);
+        var firstLoad = GC.GetTotalAllocatedBytes(precise: true) - before;
+        var firstCalls = calls;
+        var firstTimers = time.CreatedTimers - timersBefore;
+
+        // Step through the next refresh round a second at a time, as the real clock would: the first refreshes of keys
+        // loaded together are spread, so at each step only the keys due then refresh.
+        calls = 0;
+        timersBefore = time.CreatedTimers;
+        before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var step = 0; step < (RefreshInterval + TimeSpan.FromMinutes(1)).TotalSeconds; step++)
+        {
+            fake.Advance(TimeSpan.FromSeconds(1));
+            await set.WhenQuiescentAsync();
+        }
+
+        var refresh = GC.GetTotalAllocatedBytes(precise: true) - before;
+        var refreshCalls = calls;
+        var refreshTimers = time.CreatedTimers - timersBefore;
+
+        var kind = asyncFetch ? "async fetch (`await Task.Yield()`)" : "synchronous fetch";
+        var user = fetchAlone / (double)n;
+        Row($"first load, {kind}: bytes allocated per key (entry creation included), minus the fetch's own {user:N0} B", n, $"{(firstLoad / (double)firstCalls) - user:N0} B ({firstCalls:N0} fetches, {firstTimers:N0} timers created)");
+        Row($"scheduled refresh, {kind}: bytes allocated per refresh, minus the fetch's own {user:N0} B", n, $"**{(refresh / (double)refreshCalls) - user:N0} B** ({refreshCalls:N0} fetches, {refreshTimers:N0} timers created)");
+        await host.StopAsync();
+    }
+
+    /// <summary>Real clock, 2 ms upstream behind a budget of 16: registrations left on the set's stop token after the load.</summary>
+    private static async Task StopTokenAsync(int n)
+    {
+        var keys = Keys(n);
+        using var host = NewSetHost(null, async (_, _, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(2), ct);
+            return Shared;
+        }, 16);
+        var set = Engine(host);
+        await host.StartAsync();
+        var clock = Stopwatch.StartNew();
+        await LoadAsync(set, keys);
+        var (live, free) = StopTokenNodes(set);
+        Row("registrations on the set's stop token after the load (live; kept in its free list)", n, $"{live:N0}; **{free:N0}** (load took {Ms(clock.Elapsed)})");
+        await host.StopAsync();
+    }
+
+    /// <summary>Counts the callback nodes a <see cref="CancellationTokenSource"/> holds (runtime internals: .NET 10's layout).</summary>
+    private static (int Live, int Free) StopTokenNodes(object engine)
+    {
+        var field = typeof(CacheEngine<Payload>).GetField("_stopping", BindingFlags.NonPublic | BindingFlags.Instance);
+        if (field?.GetValue(engine) is not CancellationTokenSource source)
+        {
+            return (-1, -1);
+        }
+
+        var registrations = typeof(CancellationTokenSource).GetField("_registrations", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(source);
+        if (registrations is null)
+        {
+            return (0, 0);
+        }
+
+        var type = registrations.GetType();
+        return (Count(type.GetField("Callbacks")?.GetValue(registrations)), Count(type.GetField("FreeNodeList")?.GetValue(registrations)));
+
+        static int Count(object? node)
+        {
+            var count = 0;
+            while (node is not null)
+            {
+                count++;
+                node = node.GetType().GetField("Next")?.GetValue(node);
+            }
+
+            return count;
+        }
+    }
+
+    private static async Task<(TimeSpan Build, TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartWall, TimeSpan StopWall)> SinglesAsync(int n)
+    {
+        ManagedBytes();
+        var clock = Stopwatch.StartNew();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.SetMinimumLevel(LogLevel.Critical);
+        for (var i = 0; i < n; i++)
+        {
+            var name = $"cache-{i:D6}";
+            builder.Services.AddRefreshingCache(name, (_, _) => new ValueTask<Payload>(Shared));
+            builder.Services.Configure<RefreshingCacheOptions>(name, CacheSetScenario.ConfigureRefresh);
+        }
+
+        using var host = builder.Build();
+        var build = clock.Elapsed;
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        clock.Restart();
+        await host.StartAsync();
+        var startWall = clock.Elapsed;
+        process.Refresh();
+        var cpu1 = process.TotalProcessorTime;
+        clock.Restart();
+        await host.StopAsync();
+        var stopWall = clock.Elapsed;
+        process.Refresh();
+        var cpu2 = process.TotalProcessorTime;
+        return (build, cpu1 - cpu0, cpu2 - cpu1, startWall, stopWall);
+    }
+}

@@ -1,0 +1,265 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using BackgroundCache.Internal.Engine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BackgroundCache.Tests.Sets;
+
+/// <summary>
+/// Keys that come and go (issue #21): a removed or evicted key gives its memory back at once, not at its next scheduled
+/// wake, and remove/re-add cycles do not grow the scheduler.
+/// </summary>
+public sealed class SetChurnTests
+{
+    [Fact]
+    public async Task RemoveAsync_LoadedKey_ReleasesItsValueAtOnce()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2));
+        var value = await LoadAsync(h, "tenant-a");
+
+        (await h.Set.RemoveAsync("tenant-a")).Should().BeTrue();
+
+        (await CollectedAsync(value)).Should().BeTrue("nothing holds a removed key's entry, snapshot or value until its next wake");
+        h.Engine.Scheduler.QueuedCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task EvictAfterIdle_EvictedKey_ReleasesItsValueAtOnce()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2),
+            o => o.EvictAfterIdle = TimeSpan.FromMinutes(10));
+        var value = await LoadAsync(h, "idle");
+
+        await h.AdvanceAsync(TimeSpan.FromMinutes(16));
+
+        h.Set.Count.Should().Be(0);
+        (await CollectedAsync(value)).Should().BeTrue();
+        h.Engine.Scheduler.QueuedCount.Should().Be(1, "only the sweep stays scheduled");
+    }
+
+    [Fact]
+    public async Task RemoveAndReAdd_HundredCycles_SchedulerHoldsOneWakePerKey()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2));
+        var keys = Enumerable.Range(0, 100).Select(i => $"k{i}").ToArray();
+
+        for (var cycle = 0; cycle < 100; cycle++)
+        {
+            foreach (var key in keys)
+            {
+                await h.Set.GetAsync(key);
+            }
+
+            await h.QuiesceAsync();
+            h.Engine.Scheduler.QueuedCount.Should().Be(keys.Length);
+            foreach (var key in keys)
+            {
+                await h.Set.RemoveAsync(key);
+            }
+
+            h.Engine.Scheduler.QueuedCount.Should().Be(0);
+        }
+    }
+
+    [Fact]
+    public async Task Load_TwoHundredKeysQueuedBehindTheBudget_LeaveNoRegistrationOnTheStopToken()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            async (_, key, _) =>
+            {
+                await Task.Yield();
+                return new Value(key);
+            },
+            configureSet: o => o.MaxConcurrentFetches = 1);
+        var keys = Enumerable.Range(0, 200).Select(i => $"k{i}").ToArray();
+
+        foreach (var key in keys)
+        {
+            h.Set.GetOrAdd(key);
+        }
+
+        await h.QuiesceAsync();
+
+        keys.Where(k => !h.Set.TryGetValue(k, out var _)).Should().BeEmpty();
+        StopTokenCallbackNodes(h.Engine).Should().Be(0, "a registration on the set's stop token stays in its free list for the set's life");
+    }
+
+    [Fact]
+    public async Task FetchTimeout_HundredLoadsAndRefreshes_CreateNoTimerBeyondTheSetsOne()
+    {
+        var fake = new FakeTimeProvider();
+        var time = new TimerCountingTimeProvider(fake);
+        var builder = CacheHarness<Value>.CreateBuilder();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddRefreshingCacheSet<string, Value>("set", async (_, key, _) =>
+        {
+            await Task.Yield();
+            return new Value(key);
+        });
+        builder.Services.Configure<RefreshingCacheOptions>("set", o =>
+        {
+            o.Jitter = TimeSpan.Zero;
+            o.RefreshInterval = TimeSpan.FromMinutes(5);
+            o.FetchTimeout = TimeSpan.FromSeconds(30);
+        });
+        using var host = builder.Build();
+        var set = host.Services.GetRequiredKeyedService<RefreshingCacheSet<string, Value>>("set");
+        await host.StartAsync();
+
+        foreach (var key in Enumerable.Range(0, 100).Select(i => $"k{i}"))
+        {
+            set.GetOrAdd(key);
+        }
+
+        await set.WhenQuiescentAsync();
+        var until = fake.GetUtcNow() + TimeSpan.FromMinutes(6);
+        while (set.Scheduler.NextDue is { } next && next <= until)
+        {
+            fake.Advance(next - fake.GetUtcNow());
+            await set.WhenQuiescentAsync();
+        }
+
+        set.Entries.Should().OnlyContain(e => e.Current != null && e.Current.Version == 2, "every key loaded and refreshed once");
+        time.Created.Should().Be(1, "FetchTimeout is a due time in the set's scheduler, not a timer per attempt");
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public void DueTimeHeap_RandomSetsAndRemoves_AlwaysYieldsTheEarliest()
+    {
+        var random = new Random(21);
+        var heap = new DueTimeHeap();
+        var items = Enumerable.Range(0, 200).Select(_ => new Item()).ToArray();
+        var expected = new Dictionary<Item, long>();
+
+        for (var step = 0; step < 20_000; step++)
+        {
+            var item = items[random.Next(items.Length)];
+            switch (random.Next(4))
+            {
+                case 0:
+                    heap.Remove(item).Should().Be(expected.Remove(item));
+                    break;
+                case 1 when heap.Count > 0:
+                    heap.TryPeek(out _, out var earliest).Should().BeTrue();
+                    earliest.Should().Be(expected.Values.Min());
+                    var taken = (Item)heap.Dequeue();
+                    expected[taken].Should().Be(earliest);
+                    expected.Remove(taken);
+                    break;
+                default:
+                    var ticks = random.Next(1_000);
+                    heap.Set(item, ticks);
+                    expected[item] = ticks;
+                    break;
+            }
+
+            heap.Count.Should().Be(expected.Count);
+            (item.HeapIndex >= 0).Should().Be(expected.ContainsKey(item));
+        }
+
+        var drained = new List<long>();
+        while (heap.TryPeek(out _, out var ticks))
+        {
+            drained.Add(ticks);
+            heap.Dequeue();
+        }
+
+        drained.Should().BeInAscendingOrder().And.HaveCount(expected.Count);
+        items.Should().OnlyContain(i => i.HeapIndex == -1);
+    }
+
+    /// <summary>Loads a key and returns a weak reference to its value; the value never crosses an await of the test.</summary>
+    private static async Task<WeakReference> LoadAsync(SetHarness<string, Value> h, string key)
+    {
+        h.Set.GetOrAdd(key);
+        await h.QuiesceAsync();
+        return Weak(h, key);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference Weak(SetHarness<string, Value> h, string key)
+    {
+        h.Set.TryGetValue(key, out var value).Should().BeTrue();
+        return new WeakReference(value);
+    }
+
+    /// <summary>
+    /// Full collections until the value is gone, at most ten: the pool thread that ran the key's last attempt may still be
+    /// unwinding the frames that held the value when the test resumes (the attempt signals its end just before it returns).
+    /// </summary>
+    private static async Task<bool> CollectedAsync(WeakReference value)
+    {
+        for (var round = 0; round < 10 && value.IsAlive; round++)
+        {
+            await Task.Yield();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+        }
+
+        return !value.IsAlive;
+    }
+
+    /// <summary>
+    /// Callback nodes (live or kept for reuse) of the engine's stop token source. Runtime internals (.NET 10: a
+    /// <c>_registrations</c> object with <c>Callbacks</c> and <c>FreeNodeList</c> chains); a changed layout fails loudly.
+    /// </summary>
+    private static int StopTokenCallbackNodes(object engine)
+    {
+        var source = (CancellationTokenSource)typeof(CacheEngine<Value>).GetField("_stopping", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(engine)!;
+        var registrationsField = typeof(CancellationTokenSource).GetField("_registrations", BindingFlags.NonPublic | BindingFlags.Instance);
+        registrationsField.Should().NotBeNull("the test reads the runtime's CancellationTokenSource layout");
+        var registrations = registrationsField!.GetValue(source);
+        if (registrations is null)
+        {
+            return 0;
+        }
+
+        var type = registrations.GetType();
+        return Count(type.GetField("Callbacks")!.GetValue(registrations)) + Count(type.GetField("FreeNodeList")!.GetValue(registrations));
+
+        static int Count(object? node)
+        {
+            var count = 0;
+            while (node is not null)
+            {
+                count++;
+                node = node.GetType().GetField("Next")!.GetValue(node);
+            }
+
+            return count;
+        }
+    }
+
+    private sealed class Item : DueTimeHeapItem;
+
+    private sealed class TimerCountingTimeProvider(FakeTimeProvider inner) : TimeProvider
+    {
+        private int _created;
+
+        public int Created => Volatile.Read(ref _created);
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _created);
+            return inner.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    public sealed record Value(string Key);
+}
