@@ -99,10 +99,13 @@ public sealed class SetChurnTests
         var time = new TimerCountingTimeProvider(fake);
         var builder = CacheHarness<Value>.CreateBuilder();
         builder.Services.AddSingleton<TimeProvider>(time);
+        var fetches = 0;
         builder.Services.AddRefreshingCacheSet<string, Value>("set", async (_, key, _) =>
         {
             await Task.Yield();
-            return new Value(key);
+
+            // A new value on every fetch: an equal value keeps its version.
+            return new Value($"{key}#{Interlocked.Increment(ref fetches)}");
         });
         builder.Services.Configure<RefreshingCacheOptions>("set", o =>
         {
