@@ -151,7 +151,7 @@ public sealed class DingTalkAccessTokenTests
         var response = await http.GetAsync(path);
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        (await response.Content.ReadAsStringAsync()).Should().NotContain("40014");
+        (await response.Content.ReadAsStringAsync()).Should().Contain("ok", "the caller reads the whole answer after the handler peeked at it");
         h.Emulator.RejectedApiCalls.Should().Be(1);
         h.Emulator.ApiCalls.Should().Be(3);
         h.Emulator.TokensIssued.Should().Be(2);

@@ -96,15 +96,9 @@ internal abstract class PlatformTokenHandler(IRefreshingCache<AccessToken> cache
 #else
         await response.Content.LoadIntoBufferAsync().ConfigureAwait(false);
 #endif
-        try
-        {
-            var answer = await PlatformHttp.ReadAsync(response, cancellationToken).ConfigureAwait(false);
-            return ReadTokenRejection(answer);
-        }
-        catch (InvalidDataException)
-        {
-            return null;
-        }
+        // Read from the buffer (a copy): the caller still reads the whole body.
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        return body.Length > PlatformHttp.MaxBodyBytes ? null : ReadTokenRejection(new PlatformAnswer(response.StatusCode, mediaType, body, null));
     }
 
     private static async ValueTask<bool> PrepareReplayAsync(HttpContent? content, CancellationToken cancellationToken)
