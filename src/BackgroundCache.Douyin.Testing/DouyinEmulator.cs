@@ -22,7 +22,7 @@ namespace BackgroundCache.Douyin.Testing;
 /// <see cref="DouyinEmulatorOptions.Overlap"/> (5 minutes), only the latest two live; a stable token is the same for its whole
 /// life and a new one after it expires; more than <see cref="DouyinEmulatorOptions.RateLimit"/> token calls in
 /// <see cref="DouyinEmulatorOptions.RateWindow"/> answer 10020. Answers are
-/// <c>{"data":{"access_token","expires_in","error_code","description"},"message"}</c>. Its clock is
+/// <c>{"data":{"access_token","expires_in","error_code","description"},"message","extra":{"error_code","description","logid","now"}}</c>. Its clock is
 /// <see cref="DouyinEmulatorOptions.TimeProvider"/>. It shares no code with the client it tests.
 /// </remarks>
 public sealed class DouyinEmulator : IAsyncDisposable
@@ -167,19 +167,27 @@ public sealed class DouyinEmulator : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static Task WriteAsync(HttpContext context, Dictionary<string, object> data, string message)
+    private Task WriteAsync(HttpContext context, Dictionary<string, object> data, string message)
     {
         context.Response.ContentType = "application/json";
         var body = new Dictionary<string, object>
         {
             ["data"] = data,
             ["message"] = message,
-            ["extra"] = new Dictionary<string, object> { ["logid"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(12)), ["now"] = 0 },
+            ["extra"] = new Dictionary<string, object>
+            {
+                ["error_code"] = data["error_code"],
+                ["description"] = data["description"],
+                ["sub_error_code"] = 0,
+                ["sub_description"] = string.Empty,
+                ["logid"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(12)),
+                ["now"] = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds(),
+            },
         };
         return context.Response.WriteAsync(JsonSerializer.Serialize(body));
     }
 
-    private static Task WriteErrorAsync(HttpContext context, long errorCode, string description) =>
+    private Task WriteErrorAsync(HttpContext context, long errorCode, string description) =>
         WriteAsync(context, new() { ["error_code"] = errorCode, ["description"] = description }, "error");
 
     private async Task TokenAsync(HttpContext context, bool stable)

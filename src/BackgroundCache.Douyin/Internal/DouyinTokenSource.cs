@@ -53,10 +53,12 @@ internal sealed class DouyinTokenSource(string name, IHttpClientFactory httpClie
         }
 
         var data = document.RootElement.TryGetProperty("data", out var d) ? d : default;
-        var errorCode = PlatformHttp.ReadInteger(data, "error_code") ?? 0;
+        // The code is in data.error_code; newer answers repeat it (or carry it alone) in extra.error_code.
+        var extra = document.RootElement.TryGetProperty("extra", out var e) ? e : default;
+        var (errorCode, where) = PlatformHttp.ReadInteger(data, "error_code") is { } code and not 0 ? (code, data) : (PlatformHttp.ReadInteger(extra, "error_code") ?? 0, extra);
         if (errorCode != 0)
         {
-            throw Report(DouyinErrors.FromErrorCode(errorCode, PlatformHttp.Redact(PlatformHttp.ReadText(data, "description"), settings.ClientSecret), settings.ClientKey));
+            throw Report(DouyinErrors.FromErrorCode(errorCode, PlatformHttp.Redact(PlatformHttp.ReadText(where, "description"), settings.ClientSecret), settings.ClientKey));
         }
 
         var (value, expiresIn, problem) = PlatformHttp.ReadToken(data, "access_token", "expires_in");
