@@ -1,13 +1,8 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using BackgroundCache.Platforms.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.DingTalk.Testing;
 
@@ -30,7 +25,7 @@ public sealed class DingTalkEmulator : IAsyncDisposable
     /// <summary>The text of the ban page (it carries DingTalk's code 1111).</summary>
     public const string IpBanPage = "<html><head><title>1111</title></head><body><h1>1111</h1><p>访问频率过高，IP已被限制访问5分钟 (too many requests: this IP is banned for 5 minutes)</p></body></html>";
 
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly DingTalkEmulatorOptions _options;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
@@ -43,9 +38,8 @@ public sealed class DingTalkEmulator : IAsyncDisposable
     private int _apiCalls;
     private int _rejectedApiCalls;
 
-    private DingTalkEmulator(WebApplication app, DingTalkEmulatorOptions options)
+    private DingTalkEmulator(DingTalkEmulatorOptions options)
     {
-        _app = app;
         _options = options;
         foreach (var pair in options.Apps)
         {
@@ -81,18 +75,14 @@ public sealed class DingTalkEmulator : IAsyncDisposable
     public static async Task<DingTalkEmulator> StartAsync(DingTalkEmulatorOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DingTalkEmulatorOptions();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, options.Port));
-        var app = builder.Build();
-        var emulator = new DingTalkEmulator(app, options);
-        app.MapPost("/v1.0/oauth2/accessToken", emulator.NewTokenAsync);
-        app.MapGet("/gettoken", emulator.LegacyTokenAsync);
-        app.MapGet("/v1.0/contact/probe", emulator.NewProbeAsync);
-        app.MapGet("/user/probe", emulator.LegacyProbeAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        emulator.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        var emulator = new DingTalkEmulator(options);
+        (emulator._app, emulator.BaseAddress) = await EmulatorServer.StartAsync(options.Port, app =>
+        {
+            app.MapPost("/v1.0/oauth2/accessToken", emulator.NewTokenAsync);
+            app.MapGet("/gettoken", emulator.LegacyTokenAsync);
+            app.MapGet("/v1.0/contact/probe", emulator.NewProbeAsync);
+            app.MapGet("/user/probe", emulator.LegacyProbeAsync);
+        }, cancellationToken).ConfigureAwait(false);
         return emulator;
     }
 
@@ -163,8 +153,7 @@ public sealed class DingTalkEmulator : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await EmulatorServer.StopAsync(_app).ConfigureAwait(false);
     }
 
     private static Task WriteJsonAsync(HttpContext context, int status, Dictionary<string, object> body)

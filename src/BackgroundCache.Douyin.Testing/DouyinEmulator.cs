@@ -1,13 +1,8 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using BackgroundCache.Platforms.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.Douyin.Testing;
 
@@ -27,7 +22,7 @@ namespace BackgroundCache.Douyin.Testing;
 /// </remarks>
 public sealed class DouyinEmulator : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly DouyinEmulatorOptions _options;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
@@ -38,9 +33,8 @@ public sealed class DouyinEmulator : IAsyncDisposable
     private int _apiCalls;
     private int _rejectedApiCalls;
 
-    private DouyinEmulator(WebApplication app, DouyinEmulatorOptions options)
+    private DouyinEmulator(DouyinEmulatorOptions options)
     {
-        _app = app;
         _options = options;
         foreach (var pair in options.Apps)
         {
@@ -76,17 +70,13 @@ public sealed class DouyinEmulator : IAsyncDisposable
     public static async Task<DouyinEmulator> StartAsync(DouyinEmulatorOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new DouyinEmulatorOptions();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, options.Port));
-        var app = builder.Build();
-        var emulator = new DouyinEmulator(app, options);
-        app.MapPost("/oauth/client_token/", ctx => emulator.TokenAsync(ctx, stable: false));
-        app.MapPost("/oauth/stable_client_token/", ctx => emulator.TokenAsync(ctx, stable: true));
-        app.MapGet("/dy_open_api/probe", emulator.ProbeAsync);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        emulator.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
+        var emulator = new DouyinEmulator(options);
+        (emulator._app, emulator.BaseAddress) = await EmulatorServer.StartAsync(options.Port, app =>
+        {
+            app.MapPost("/oauth/client_token/", ctx => emulator.TokenAsync(ctx, stable: false));
+            app.MapPost("/oauth/stable_client_token/", ctx => emulator.TokenAsync(ctx, stable: true));
+            app.MapGet("/dy_open_api/probe", emulator.ProbeAsync);
+        }, cancellationToken).ConfigureAwait(false);
         return emulator;
     }
 
@@ -163,8 +153,7 @@ public sealed class DouyinEmulator : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await EmulatorServer.StopAsync(_app).ConfigureAwait(false);
     }
 
     private Task WriteAsync(HttpContext context, Dictionary<string, object> data, string message)

@@ -1,9 +1,11 @@
 using System.Net;
 using BackgroundCache.DingTalk.Testing;
+using BackgroundCache.Tests.Shared.Platforms;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.DingTalk.Tests;
 
@@ -14,26 +16,15 @@ public sealed class DingTalkAccessTokenTests
     [InlineData(DingTalkApi.Legacy)]
     public async Task SimulatedDay_ExtendedOnFetch_ThirteenCallsOneTokenAndNoExpiredRead(DingTalkApi api)
     {
-        await using var h = await DingTalkHarness.StartAsync(api);
+        var (started, host) = await DingTalkHarness.StartAsync(api);
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var start = h.Time.GetUtcNow();
-        var reads = 0;
-        var invalid = 0;
 
-        while (h.Time.GetUtcNow() < start.AddDays(1))
-        {
-            h.Cache.TryGetValue(out var token).Should().BeTrue();
-            reads++;
-            if (!h.Emulator.IsValid(token!.Value))
-            {
-                invalid++;
-            }
+        var (reads, invalid) = await h.ReadForADayAsync(emulator.IsValid);
 
-            await h.AdvanceAsync(TimeSpan.FromMinutes(1));
-        }
-
-        h.Emulator.TokenCalls.Should().BeInRange(12, 13, "one fetch per 2-hour life");
-        h.Emulator.TokensIssued.Should().Be(1, "each fetch within validity extends the same token");
+        emulator.TokenCalls.Should().BeInRange(12, 13, "one fetch per 2-hour life");
+        emulator.TokensIssued.Should().Be(1, "each fetch within validity extends the same token");
         reads.Should().Be(1440);
         invalid.Should().Be(0);
         h.Cache.Status.ConsecutiveFailures.Should().Be(0);
@@ -42,7 +33,9 @@ public sealed class DingTalkAccessTokenTests
     [Fact]
     public async Task Fetch_WithinValidity_SameTokenAndExpiryPushedOut()
     {
-        await using var h = await DingTalkHarness.StartAsync();
+        var (started, host) = await DingTalkHarness.StartAsync();
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
         h.Cache.TryGetValue(out var first).Should().BeTrue();
         h.Time.Advance(TimeSpan.FromMinutes(30));
@@ -51,9 +44,11 @@ public sealed class DingTalkAccessTokenTests
 
         token.Value.Should().Be(first!.Value);
         token.ExpiresAt.Should().BeAfter(first.ExpiresAt);
-        h.Emulator.TokensIssued.Should().Be(1);
+        emulator.TokensIssued.Should().Be(1);
         token.ExpiresAt.Should().Be(h.Time.GetUtcNow().AddSeconds(7200));
-        h.Emulator.GetExpiry(DingTalkHarness.AppKey).Should().Be(h.Time.GetUtcNow().AddSeconds(7200));
+        emulator.GetExpiry(DingTalkHarness.AppKey).Should().Be(h.Time.GetUtcNow().AddSeconds(7200));
+        h.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(DingTalkHarness.Name).Should().BeAssignableTo<ITokenRenewalRule>()
+            .Which.Renewal.Should().Be(TokenRenewal.ExtendedOnFetch);
     }
 
     [Theory]
@@ -62,7 +57,9 @@ public sealed class DingTalkAccessTokenTests
     public async Task Fetch_WrongSecret_InvalidCredentialsWithoutTheSecret(DingTalkApi api)
     {
         const string wrong = "wrong-secret-that-must-not-be-printed";
-        await using var h = await DingTalkHarness.StartAsync(api, secret: wrong);
+        var (started, host) = await DingTalkHarness.StartAsync(api, secret: wrong);
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
 
         var error = h.Cache.Status.LastError.Should().BeOfType<DingTalkApiException>().Subject;
@@ -101,7 +98,9 @@ public sealed class DingTalkAccessTokenTests
     {
         var injected = typeof(DingTalkFault).GetProperty(fault)?.GetValue(null) as DingTalkFault
             ?? DingTalkFault.Error(int.TryParse(fault, out var legacy) ? legacy : 0, fault);
-        await using var h = await DingTalkHarness.StartAsync(api, e => e.InjectFault(injected));
+        var (started, host) = await DingTalkHarness.StartAsync(api, e => e.InjectFault(injected));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
 
         var error = h.Cache.Status.LastError.Should().BeOfType<DingTalkApiException>().Subject;
@@ -114,7 +113,7 @@ public sealed class DingTalkAccessTokenTests
     [Fact]
     public async Task Emulator_TooManyCallsFromOneIp_BanPageForFiveMinutesThenServedAgain()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var options = new DingTalkEmulatorOptions { TimeProvider = time, IpRateLimit = 3 };
         options.Apps[DingTalkHarness.AppKey] = DingTalkHarness.AppSecret;
         await using var emulator = await DingTalkEmulator.StartAsync(options);
@@ -140,46 +139,48 @@ public sealed class DingTalkAccessTokenTests
     [InlineData("user/probe?dept_id=1")]
     public async Task Handler_TokenRevoked_ReportsItAndRetriesOnceWithTheNewToken(string path)
     {
-        await using var h = await DingTalkHarness.StartAsync(services: s => s.AddHttpClient("api").AddDingTalkAccessTokenHandler(DingTalkHarness.Name));
+        var (started, host) = await DingTalkHarness.StartAsync(services: s => s.AddHttpClient("api").AddDingTalkAccessTokenHandler(DingTalkHarness.Name));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var http = h.Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("api");
-        http.BaseAddress = h.Emulator.BaseAddress;
+        var http = h.CreateClient("api", emulator.BaseAddress);
         (await http.GetAsync(path)).StatusCode.Should().Be(HttpStatusCode.OK);
-        h.TryGetToken(out var before);
+        h.Cache.TryGetValue(out var before).Should().BeTrue();
 
-        h.Emulator.RevokeToken(DingTalkHarness.AppKey);
+        emulator.RevokeToken(DingTalkHarness.AppKey);
         var response = await http.GetAsync(path);
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         (await response.Content.ReadAsStringAsync()).Should().Contain("ok", "the caller reads the whole answer after the handler peeked at it");
-        h.Emulator.RejectedApiCalls.Should().Be(1);
-        h.Emulator.ApiCalls.Should().Be(3);
-        h.Emulator.TokensIssued.Should().Be(2);
-        h.TryGetToken(out var after);
-        after.Should().NotBe(before);
+        emulator.RejectedApiCalls.Should().Be(1);
+        emulator.ApiCalls.Should().Be(3);
+        emulator.TokensIssued.Should().Be(2);
+        h.Cache.TryGetValue(out var after).Should().BeTrue();
+        after!.Value.Should().NotBe(before!.Value);
     }
 
     [Fact]
     public async Task Handler_ReplacementFails_ReturnsTheRefusalWithoutASecondCall()
     {
-        await using var h = await DingTalkHarness.StartAsync(services: s => s.AddHttpClient("api").AddDingTalkAccessTokenHandler(DingTalkHarness.Name));
+        var (started, host) = await DingTalkHarness.StartAsync(services: s => s.AddHttpClient("api").AddDingTalkAccessTokenHandler(DingTalkHarness.Name));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var http = h.Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("api");
-        http.BaseAddress = h.Emulator.BaseAddress;
-        h.Emulator.RevokeToken(DingTalkHarness.AppKey);
-        h.Emulator.InjectFault(DingTalkFault.SystemBusy, 10);
+        var http = h.CreateClient("api", emulator.BaseAddress);
+        emulator.RevokeToken(DingTalkHarness.AppKey);
+        emulator.InjectFault(DingTalkFault.SystemBusy, 10);
 
         var response = await http.GetAsync("v1.0/contact/probe");
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await response.Content.ReadAsStringAsync()).Should().Contain("InvalidAuthentication");
-        h.Emulator.ApiCalls.Should().Be(1);
+        emulator.ApiCalls.Should().Be(1);
     }
 
     [Fact]
     public async Task Options_BoundFromSectionWithClientIdAlias_TokenFetched()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var time = PlatformHost.NewTime();
         await using var emulator = await DingTalkHarness.StartEmulatorAsync(time);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -188,17 +189,12 @@ public sealed class DingTalkAccessTokenTests
             ["DingTalk:crm:Api"] = "Legacy",
             ["DingTalk:crm:LegacyBaseAddress"] = emulator.BaseAddress.ToString(),
         }).Build();
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddDingTalkAccessToken("crm", configuration.GetSection("DingTalk:crm"));
-        using var host = builder.Build();
-        await host.StartAsync();
+        await using var h = await PlatformHost.StartAsync(time, "crm", s => s.AddDingTalkAccessToken("crm", configuration.GetSection("DingTalk:crm")));
 
-        var token = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("crm").GetAsync();
+        var token = await h.Cache.GetAsync();
 
         emulator.IsValid(token.Value).Should().BeTrue();
         emulator.LegacyTokenCalls.Should().Be(1);
-        await host.StopAsync();
     }
 
     [Fact]
@@ -219,35 +215,25 @@ public sealed class DingTalkAccessTokenTests
     [Fact]
     public async Task PerAppTokens_TwoApps_EachItsOwnTokenFromOneEmulator()
     {
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var time = PlatformHost.NewTime();
         await using var emulator = await DingTalkHarness.StartEmulatorAsync(time);
         emulator.AddApp("dinghr0000000000", "hr-secret");
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddDingTalkAccessToken("crm", o => DingTalkHarness.Configure(o, emulator, DingTalkApi.New));
-        builder.Services.AddDingTalkAccessToken("hr", o =>
+        await using var h = await PlatformHost.StartAsync(time, "crm", s =>
         {
-            DingTalkHarness.Configure(o, emulator, DingTalkApi.Legacy, "hr-secret");
-            o.AppKey = "dinghr0000000000";
+            s.AddDingTalkAccessToken("crm", o => DingTalkHarness.Configure(o, emulator, DingTalkApi.New));
+            s.AddDingTalkAccessToken("hr", o =>
+            {
+                DingTalkHarness.Configure(o, emulator, DingTalkApi.Legacy, "hr-secret");
+                o.AppKey = "dinghr0000000000";
+            });
         });
-        using var host = builder.Build();
-        await host.StartAsync();
 
-        var crm = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("crm").GetAsync();
-        var hr = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("hr").GetAsync();
+        var crm = await h.Get("crm").GetAsync();
+        var hr = await h.Get("hr").GetAsync();
 
         crm.Value.Should().NotBe(hr.Value);
         emulator.IsValid(crm.Value).Should().BeTrue();
         emulator.IsValid(hr.Value).Should().BeTrue();
         emulator.TokensIssued.Should().Be(2);
-        await host.StopAsync();
-    }
-}
-
-internal static class HarnessExtensions
-{
-    public static void TryGetToken(this DingTalkHarness h, out string? value)
-    {
-        value = h.Cache.TryGetValue(out var token) ? token.Value : null;
     }
 }

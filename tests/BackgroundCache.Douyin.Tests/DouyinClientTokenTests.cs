@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using BackgroundCache.Douyin.Testing;
+using BackgroundCache.Tests.Shared.Platforms;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,22 +17,15 @@ public sealed class DouyinClientTokenTests
     [InlineData(true)]
     public async Task SimulatedDay_EachEndpoint_ThirteenCallsAndNoExpiredRead(bool stable)
     {
-        await using var h = await DouyinHarness.StartAsync(stable);
+        var (started, host) = await DouyinHarness.StartAsync(stable);
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var start = h.Time.GetUtcNow();
-        var reads = 0;
-        var invalid = 0;
 
-        while (h.Time.GetUtcNow() < start.AddDays(1))
-        {
-            h.Cache.TryGetValue(out var token).Should().BeTrue();
-            reads++;
-            invalid += h.Emulator.IsValid(token!.Value) ? 0 : 1;
-            await h.AdvanceAsync(TimeSpan.FromMinutes(1));
-        }
+        var (reads, invalid) = await h.ReadForADayAsync(emulator.IsValid);
 
-        h.Emulator.TokenCalls.Should().BeInRange(12, 13, "one fetch per 2-hour life");
-        h.Emulator.TokensIssued.Should().Be(h.Emulator.TokenCalls, "no fetch was wasted on a token already held");
+        emulator.TokenCalls.Should().BeInRange(12, 13, "one fetch per 2-hour life");
+        emulator.TokensIssued.Should().Be(emulator.TokenCalls, "no fetch was wasted on a token already held");
         reads.Should().Be(1440);
         invalid.Should().Be(0);
         h.Cache.Status.ConsecutiveFailures.Should().Be(0);
@@ -40,15 +34,16 @@ public sealed class DouyinClientTokenTests
     [Fact]
     public async Task Renewal_DeclaredPerEndpoint()
     {
-        await using var classic = await DouyinHarness.StartAsync(stable: false);
-        await using var stable = await DouyinHarness.StartAsync(stable: true);
-        await classic.WaitIdleAsync();
-        await stable.WaitIdleAsync();
+        foreach (var (stable, kind) in new[] { (false, TokenRenewalKind.ReplacesOnFetch), (true, TokenRenewalKind.SameUntilWindow) })
+        {
+            var (started, host) = await DouyinHarness.StartAsync(stable);
+            await using var emulator = started;
+            await using var h = host;
+            await h.WaitIdleAsync();
 
-        classic.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(DouyinHarness.Name).Should().BeAssignableTo<ITokenRenewalRule>()
-            .Which.Renewal.Should().Be(TokenRenewal.ReplacesOnFetch);
-        stable.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(DouyinHarness.Name).Should().BeAssignableTo<ITokenRenewalRule>()
-            .Which.Renewal.Kind.Should().Be(TokenRenewalKind.SameUntilWindow);
+            h.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(DouyinHarness.Name).Should().BeAssignableTo<ITokenRenewalRule>()
+                .Which.Renewal.Kind.Should().Be(kind);
+        }
     }
 
     [Fact]
@@ -80,7 +75,9 @@ public sealed class DouyinClientTokenTests
     [InlineData(true, "wrong-secret-that-must-not-be-printed", 10013)]
     public async Task Fetch_WrongSecret_InvalidCredentialsWithoutTheSecret(bool stable, string wrong, long code)
     {
-        await using var h = await DouyinHarness.StartAsync(stable, secret: wrong);
+        var (started, host) = await DouyinHarness.StartAsync(stable, secret: wrong);
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
 
         var error = h.Cache.Status.LastError.Should().BeOfType<DouyinApiException>().Subject;
@@ -109,7 +106,9 @@ public sealed class DouyinClientTokenTests
     public async Task Fetch_ErrorAnswer_MappedToKindAndRetryAfter(string fault, DouyinErrorKind kind, long code, double? retryAfterSeconds)
     {
         var injected = typeof(DouyinFault).GetProperty(fault)?.GetValue(null) as DouyinFault ?? DouyinFault.Error(long.Parse(fault, System.Globalization.CultureInfo.InvariantCulture));
-        await using var h = await DouyinHarness.StartAsync(beforeStart: e => e.InjectFault(injected));
+        var (started, host) = await DouyinHarness.StartAsync(beforeStart: e => e.InjectFault(injected));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
 
         var error = h.Cache.Status.LastError.Should().BeOfType<DouyinApiException>().Subject;
@@ -121,7 +120,9 @@ public sealed class DouyinClientTokenTests
     [Fact]
     public async Task Fetch_UnknownClientKey_InvalidCredentials10003()
     {
-        await using var h = await DouyinHarness.StartAsync(beforeStart: e => e.RevokeTokens("none"), services: s => s.Configure<DouyinOptions>(DouyinHarness.Name, o => o.ClientKey = "awunknown"));
+        var (started, host) = await DouyinHarness.StartAsync(beforeStart: e => e.RevokeTokens("none"), services: s => s.Configure<DouyinOptions>(DouyinHarness.Name, o => o.ClientKey = "awunknown"));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
 
         var error = h.Cache.Status.LastError.Should().BeOfType<DouyinApiException>().Subject;
@@ -154,35 +155,37 @@ public sealed class DouyinClientTokenTests
     [InlineData(true)]
     public async Task Handler_TokenRevoked_ReportsItAndRetriesOnceWithTheNewToken(bool stable)
     {
-        await using var h = await DouyinHarness.StartAsync(stable, services: s => s.AddHttpClient("api").AddDouyinClientTokenHandler(DouyinHarness.Name));
+        var (started, host) = await DouyinHarness.StartAsync(stable, services: s => s.AddHttpClient("api").AddDouyinClientTokenHandler(DouyinHarness.Name));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var http = h.Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("api");
-        http.BaseAddress = h.Emulator.BaseAddress;
+        var http = h.CreateClient("api", emulator.BaseAddress);
         (await http.GetStringAsync("dy_open_api/probe")).Should().Contain("\"err_no\":0");
 
-        h.Emulator.RevokeTokens(DouyinHarness.ClientKey);
+        emulator.RevokeTokens(DouyinHarness.ClientKey);
         var answer = await http.GetStringAsync("dy_open_api/probe");
 
         answer.Should().Contain("\"err_no\":0");
-        h.Emulator.RejectedApiCalls.Should().Be(1);
-        h.Emulator.ApiCalls.Should().Be(3);
-        h.Emulator.TokensIssued.Should().Be(2);
+        emulator.RejectedApiCalls.Should().Be(1);
+        emulator.ApiCalls.Should().Be(3);
+        emulator.TokensIssued.Should().Be(2);
     }
 
     [Fact]
     public async Task Handler_ReplacementFails_ReturnsTheRefusalWithoutASecondCall()
     {
-        await using var h = await DouyinHarness.StartAsync(services: s => s.AddHttpClient("api").AddDouyinClientTokenHandler(DouyinHarness.Name));
+        var (started, host) = await DouyinHarness.StartAsync(services: s => s.AddHttpClient("api").AddDouyinClientTokenHandler(DouyinHarness.Name));
+        await using var emulator = started;
+        await using var h = host;
         await h.WaitIdleAsync();
-        var http = h.Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("api");
-        http.BaseAddress = h.Emulator.BaseAddress;
-        h.Emulator.RevokeTokens(DouyinHarness.ClientKey);
-        h.Emulator.InjectFault(DouyinFault.SystemBusy, 10);
+        var http = h.CreateClient("api", emulator.BaseAddress);
+        emulator.RevokeTokens(DouyinHarness.ClientKey);
+        emulator.InjectFault(DouyinFault.SystemBusy, 10);
 
         var answer = await http.GetStringAsync("dy_open_api/probe");
 
         answer.Should().Contain("28001003");
-        h.Emulator.ApiCalls.Should().Be(1);
+        emulator.ApiCalls.Should().Be(1);
     }
 
     [Fact]
@@ -197,18 +200,15 @@ public sealed class DouyinClientTokenTests
             ["Douyin:shop:Stable"] = "true",
             ["Douyin:shop:BaseAddress"] = emulator.BaseAddress.ToString(),
         }).Build();
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddDouyinClientToken("shop", configuration.GetSection("Douyin:shop"));
-        using var host = builder.Build();
-        await host.StartAsync();
+        await using var h = await PlatformHost.StartAsync(time, "shop", s => s.AddDouyinClientToken("shop", configuration.GetSection("Douyin:shop")));
 
-        var token = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("shop").GetAsync();
+        var token = await h.Cache.GetAsync();
 
         emulator.IsValid(token.Value).Should().BeTrue();
         emulator.StableTokenCalls.Should().Be(1);
-        host.Services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>().Get("shop").RefreshBeforeExpiry.Should().Be(TimeSpan.Zero);
-        await host.StopAsync();
+        var cacheOptions = h.Host.Services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>().Get("shop");
+        cacheOptions.RefreshBeforeExpiry.Should().Be(TimeSpan.Zero);
+        cacheOptions.Jitter.Should().Be(TimeSpan.Zero);
     }
 
     [Fact]
@@ -232,23 +232,21 @@ public sealed class DouyinClientTokenTests
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         await using var emulator = await DouyinHarness.StartEmulatorAsync(time);
         emulator.AddApp("awlive000000000", "live-secret");
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddDouyinClientToken("shop", o => DouyinHarness.Configure(o, emulator, stable: false));
-        builder.Services.AddDouyinClientToken("live", o =>
+        await using var h = await PlatformHost.StartAsync(time, "shop", s =>
         {
-            DouyinHarness.Configure(o, emulator, stable: true, "live-secret");
-            o.ClientKey = "awlive000000000";
+            s.AddDouyinClientToken("shop", o => DouyinHarness.Configure(o, emulator, stable: false));
+            s.AddDouyinClientToken("live", o =>
+            {
+                DouyinHarness.Configure(o, emulator, stable: true, "live-secret");
+                o.ClientKey = "awlive000000000";
+            });
         });
-        using var host = builder.Build();
-        await host.StartAsync();
 
-        var shop = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("shop").GetAsync();
-        var live = await host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>("live").GetAsync();
+        var shop = await h.Get("shop").GetAsync();
+        var live = await h.Get("live").GetAsync();
 
         shop.Value.Should().NotBe(live.Value);
         emulator.IsValid(shop.Value).Should().BeTrue();
         emulator.IsValid(live.Value).Should().BeTrue();
-        await host.StopAsync();
     }
 }

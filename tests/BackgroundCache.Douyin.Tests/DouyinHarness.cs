@@ -1,40 +1,16 @@
 using BackgroundCache.Douyin.Testing;
-using BackgroundCache.Tests.Shared;
+using BackgroundCache.Tests.Shared.Platforms;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.Douyin.Tests;
 
 /// <summary>One emulator and one host sharing a <see cref="FakeTimeProvider"/>; the host registers app "shop".</summary>
-internal sealed class DouyinHarness : IAsyncDisposable
+internal static class DouyinHarness
 {
     public const string ClientKey = "awshop0123456789";
     public const string ClientSecret = "s3cr3t-0f-the-douyin-app-do-not-print";
     public const string Name = "shop";
-    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
-    private readonly RefresherProbe<AccessToken> _probe;
-
-    private DouyinHarness(DouyinEmulator emulator, IHost host, FakeTimeProvider time)
-    {
-        Emulator = emulator;
-        Host = host;
-        Time = time;
-        _probe = new RefresherProbe<AccessToken>(host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<AccessToken>>(Name), time);
-        Cache = host.Services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(Name);
-    }
-
-    public DouyinEmulator Emulator { get; }
-
-    public IHost Host { get; }
-
-    public FakeTimeProvider Time { get; }
-
-    public IRefreshingCache<AccessToken> Cache { get; }
-
-    public FakeLogCollector Logs => Host.Services.GetFakeLogCollector();
 
     public static async Task<DouyinEmulator> StartEmulatorAsync(FakeTimeProvider time, Action<DouyinEmulatorOptions>? configure = null)
     {
@@ -52,37 +28,21 @@ internal sealed class DouyinHarness : IAsyncDisposable
         o.BaseAddress = emulator.BaseAddress;
     }
 
-    public static async Task<DouyinHarness> StartAsync(
+    /// <summary>Starts the emulator (<paramref name="beforeStart"/> may inject faults) and a host with app "shop".</summary>
+    public static async Task<(DouyinEmulator Emulator, PlatformHost Host)> StartAsync(
         bool stable = false,
         Action<DouyinEmulator>? beforeStart = null,
         Action<IServiceCollection>? services = null,
         string secret = ClientSecret)
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 0, 0, 0, TimeSpan.Zero));
+        var time = PlatformHost.NewTime();
         var emulator = await StartEmulatorAsync(time);
         beforeStart?.Invoke(emulator);
-        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddFakeLogging(o => o.CollectRecordsForDisabledLogLevels = false);
-        builder.Logging.SetMinimumLevel(LogLevel.Trace);
-        builder.Services.AddDouyinClientToken(Name, o => Configure(o, emulator, stable, secret));
-        services?.Invoke(builder.Services);
-        var host = builder.Build();
-        var harness = new DouyinHarness(emulator, host, time);
-        await host.StartAsync();
-        return harness;
-    }
-
-    public Task WaitIdleAsync() => _probe.WaitIdleAsync();
-
-    public Task AdvanceAsync(TimeSpan step) => _probe.AdvanceAsync(step);
-
-    public async ValueTask DisposeAsync()
-    {
-        using var cts = new CancellationTokenSource(Guard);
-        await Host.StopAsync(cts.Token);
-        Host.Dispose();
-        await Emulator.DisposeAsync();
-        _probe.Dispose();
+        var host = await PlatformHost.StartAsync(time, Name, s =>
+        {
+            s.AddDouyinClientToken(Name, o => Configure(o, emulator, stable, secret));
+            services?.Invoke(s);
+        });
+        return (emulator, host);
     }
 }

@@ -23,20 +23,12 @@ internal sealed class DingTalkTokenSource(string name, IHttpClientFactory httpCl
         var settings = options.Get(name);
         var started = time.GetUtcNow();
         using var request = CreateRequest(settings);
-        PlatformAnswer answer;
-        try
-        {
-            answer = await PlatformHttp.SendAsync(httpClientFactory.CreateClient(settings.HttpClientName), request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw DingTalkErrors.Unreachable(settings.AppKey, ex);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw DingTalkErrors.InvalidResponse(settings.AppKey, "an answer larger than 64 KiB", null, ex);
-        }
-
+        var answer = await PlatformHttp.SendTokenCallAsync(
+            httpClientFactory.CreateClient(settings.HttpClientName),
+            request,
+            ex => DingTalkErrors.Unreachable(settings.AppKey, ex),
+            ex => DingTalkErrors.InvalidResponse(settings.AppKey, "an answer larger than 64 KiB", null, ex),
+            cancellationToken).ConfigureAwait(false);
         var (value, expiresIn) = Read(settings, answer);
         _loggedCode = null;
         var token = new AccessToken(value, started.AddSeconds(expiresIn));

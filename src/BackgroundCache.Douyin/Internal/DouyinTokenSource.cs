@@ -30,20 +30,12 @@ internal sealed class DouyinTokenSource(string name, IHttpClientFactory httpClie
         var settings = options.Get(name);
         var started = time.GetUtcNow();
         using var request = CreateRequest(settings);
-        PlatformAnswer answer;
-        try
-        {
-            answer = await PlatformHttp.SendAsync(httpClientFactory.CreateClient(settings.HttpClientName), request, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw DouyinErrors.Unreachable(settings.ClientKey, ex);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw DouyinErrors.InvalidResponse(settings.ClientKey, "an answer larger than 64 KiB", null, ex);
-        }
-
+        var answer = await PlatformHttp.SendTokenCallAsync(
+            httpClientFactory.CreateClient(settings.HttpClientName),
+            request,
+            ex => DouyinErrors.Unreachable(settings.ClientKey, ex),
+            ex => DouyinErrors.InvalidResponse(settings.ClientKey, "an answer larger than 64 KiB", null, ex),
+            cancellationToken).ConfigureAwait(false);
         using var document = answer.TryParseObject();
         if (document is null || !answer.IsSuccess)
         {

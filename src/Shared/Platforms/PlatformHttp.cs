@@ -94,6 +94,31 @@ internal static class PlatformHttp
         }
     }
 
+    /// <summary>
+    /// Sends a token call and reads its answer, turning a network failure into <paramref name="unreachable"/>'s exception and
+    /// an oversized answer into <paramref name="tooLarge"/>'s: the one place a platform's token source talks HTTP.
+    /// </summary>
+    public static async Task<PlatformAnswer> SendTokenCallAsync(
+        HttpClient client,
+        HttpRequestMessage request,
+        Func<HttpRequestException, Exception> unreachable,
+        Func<InvalidDataException, Exception> tooLarge,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SendAsync(client, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw unreachable(ex);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw tooLarge(ex);
+        }
+    }
+
     /// <summary>Reads an answer (bounded); the content stays readable when it was buffered first.</summary>
     public static async Task<PlatformAnswer> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -14,10 +14,11 @@ internal sealed class PlatformCluster : IAsyncDisposable
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
     private readonly SemaphoreSlim _changed = new(0);
     private readonly Func<IServiceCollection, RefreshingCacheBuilder<AccessToken>> _register;
-    private readonly string _redis;
+    private readonly string? _redis;
     private readonly string _prefix = $"platform:{Guid.NewGuid():N}:";
 
-    public PlatformCluster(string redisConfiguration, FakeTimeProvider time, string name, Func<IServiceCollection, RefreshingCacheBuilder<AccessToken>> register)
+    /// <param name="redisConfiguration">The redis-server to coordinate through, or null for hosts that each fetch on their own.</param>
+    public PlatformCluster(string? redisConfiguration, FakeTimeProvider time, string name, Func<IServiceCollection, RefreshingCacheBuilder<AccessToken>> register)
     {
         _redis = redisConfiguration;
         Time = time;
@@ -39,12 +40,17 @@ internal sealed class PlatformCluster : IAsyncDisposable
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(Time);
-        _register(builder.Services).UseRedisCoordination(o =>
+        var cache = _register(builder.Services);
+        if (_redis is not null)
         {
-            o.Configuration = _redis;
-            o.KeyPrefix = _prefix;
-            o.LeaseDuration = Guard; // no real-time renewal tick decides an outcome
-        });
+            cache.UseRedisCoordination(o =>
+            {
+                o.Configuration = _redis;
+                o.KeyPrefix = _prefix;
+                o.LeaseDuration = Guard; // no real-time renewal tick decides an outcome
+            });
+        }
+
         var host = builder.Build();
         Refresher(host).OnIdle = () => _changed.Release();
         await host.StartAsync().WaitAsync(Guard);
@@ -63,6 +69,35 @@ internal sealed class PlatformCluster : IAsyncDisposable
     }
 
     /// <summary>Advances the clock by <paramref name="step"/>, letting every refresh due on the way run.</summary>
+    /// <summary>
+    /// Reads every host's token each <paramref name="step"/> for a day (a second host joins <paramref name="stagger"/> after
+    /// the first, as in a rolling deploy); returns the token calls made during the day and the reads
+    /// <paramref name="isValid"/> refused.
+    /// </summary>
+    public async Task<(int Calls, int Invalid)> RunDayAsync(Func<int> tokenCalls, Func<string, bool> isValid, TimeSpan stagger, TimeSpan step)
+    {
+        await AddHostAsync();
+        await SettleAsync();
+        await AdvanceAsync(stagger);
+        await AddHostAsync();
+        await SettleAsync();
+        var end = Time.GetUtcNow().AddDays(1);
+        var before = tokenCalls();
+        var invalid = 0;
+        while (Time.GetUtcNow() < end)
+        {
+            foreach (var host in Hosts)
+            {
+                Cache(host).TryGetValue(out var token).Should().BeTrue();
+                invalid += isValid(token!.Value) ? 0 : 1;
+            }
+
+            await AdvanceAsync(step);
+        }
+
+        return (tokenCalls() - before, invalid);
+    }
+
     public async Task AdvanceAsync(TimeSpan step)
     {
         var target = Time.GetUtcNow() + step;
