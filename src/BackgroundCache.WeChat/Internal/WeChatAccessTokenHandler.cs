@@ -1,3 +1,4 @@
+using BackgroundCache.Platform;
 using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.WeChat.Internal;
@@ -53,7 +54,7 @@ internal sealed class WeChatAccessTokenHandler(Func<HttpRequestMessage, (IRefres
 
     private static async Task<int> PeekTokenRejectionAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength is > WeChatJson.MaxBodyBytes)
+        if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength is > PlatformJson.MaxBodyBytes)
         {
             return 0;
         }
@@ -67,7 +68,7 @@ internal sealed class WeChatAccessTokenHandler(Func<HttpRequestMessage, (IRefres
         // Buffering keeps the body readable for the caller.
         await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        var code = WeChatJson.PeekErrorCode(body);
+        var code = PlatformJson.PeekErrorCode(body);
         return WeChatErrors.IsTokenRejection(code) ? code : 0;
     }
 }
