@@ -14,8 +14,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 6102, Level = LogLevel.Warning, Message = "WeCom rejected token {Fingerprint} of '{Name}' while fetching a JS-SDK ticket (errcode {ErrorCode}); invalidated.")]
     public static partial void TicketTokenRejected(ILogger logger, string name, string fingerprint, int errorCode);
 
-    [LoggerMessage(EventId = 6110, Level = LogLevel.Information, Message = "WeCom suite '{Name}': suite_ticket received ({Fingerprint}).")]
-    public static partial void SuiteTicketReceived(ILogger logger, string name, string fingerprint);
+    [LoggerMessage(EventId = 6103, Level = LogLevel.Debug, Message = "WeCom suite '{Name}': token of corp '{CorpId}' fetched: {Fingerprint}, expires in {ExpiresIn} s.")]
+    public static partial void CorpTokenFetched(ILogger logger, string name, string corpId, string fingerprint, long expiresIn);
+
+    [LoggerMessage(EventId = 6110, Level = LogLevel.Information, Message = "WeCom suite '{Name}': suite_ticket received.")]
+    public static partial void SuiteTicketReceived(ILogger logger, string name);
 
     [LoggerMessage(EventId = 6111, Level = LogLevel.Information, Message = "WeCom suite '{Name}': corp '{CorpId}' authorized the suite.")]
     public static partial void CorpAuthorized(ILogger logger, string name, string corpId);
