@@ -37,6 +37,7 @@ public sealed class WeComEmulator : IAsyncDisposable
     private readonly Dictionary<string, SuiteState> _suites = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Issued> _tokens = new(StringComparer.Ordinal);
     private readonly Queue<WeComFault> _faults = new();
+    private readonly Dictionary<string, int> _corpTokenCallsByCorp = new(StringComparer.Ordinal);
     private readonly HttpClient _pushClient = new();
     private int _getTokenCalls;
     private int _corpTicketCalls;
@@ -211,6 +212,45 @@ public sealed class WeComEmulator : IAsyncDisposable
             var code = NewValue("auth_");
             Suite(suiteId).AuthCodes[code] = (corpId, Now + _options.AuthCodeLifetime);
             return code;
+        }
+    }
+
+    /// <summary>Records an authorization made earlier (no push): the corp's permanent code for the suite.</summary>
+    /// <param name="suiteId">The SuiteId.</param>
+    /// <param name="corpId">The authorizing corp.</param>
+    /// <returns>The permanent code.</returns>
+    public string AuthorizeCorp(string suiteId, string corpId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(corpId);
+        lock (_gate)
+        {
+            var code = NewValue("pc_");
+            Suite(suiteId).PermanentCodes[corpId] = code;
+            return code;
+        }
+    }
+
+    /// <summary>Issues a <c>suite_ticket</c> without pushing it (for a store filled before the host starts).</summary>
+    /// <param name="suiteId">The SuiteId.</param>
+    /// <returns>The ticket, valid for <see cref="WeComEmulatorOptions.SuiteTicketLifetime"/>.</returns>
+    public string IssueSuiteTicket(string suiteId)
+    {
+        lock (_gate)
+        {
+            var ticket = NewValue("st_");
+            Suite(suiteId).Tickets[ticket] = Now + _options.SuiteTicketLifetime;
+            return ticket;
+        }
+    }
+
+    /// <summary>Gets the number of successful <c>get_corp_token</c> calls for one corp.</summary>
+    /// <param name="corpId">The CorpId.</param>
+    /// <returns>The count.</returns>
+    public int GetCorpTokenCallsOf(string corpId)
+    {
+        lock (_gate)
+        {
+            return _corpTokenCallsByCorp.TryGetValue(corpId, out var count) ? count : 0;
         }
     }
 
@@ -589,6 +629,7 @@ public sealed class WeComEmulator : IAsyncDisposable
             return c => WriteErrorAsync(c, 40084, "invalid permanent_code");
         }
 
+        _corpTokenCallsByCorp[corpId] = _corpTokenCallsByCorp.GetValueOrDefault(corpId) + 1;
         var token = Issue(TokenKind.Access, CorpOwner(suite.SuiteId, corpId), null, Now + _options.TokenLifetime);
         return c => OkAsync(c, "access_token", token.Value, _options.TokenLifetime);
     }
