@@ -21,6 +21,10 @@ public sealed class ArchitectureTests
 
         ["BackgroundCache.OAuth"] = ["BackgroundCache"],
 
+        ["BackgroundCache.WeCom"] = ["BackgroundCache"],
+        ["BackgroundCache.WeCom.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.WeCom.Testing"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
         ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],
