@@ -6,7 +6,7 @@ namespace BackgroundCache.WeCom.Internal;
 
 /// <summary>
 /// Fetches a JS-SDK ticket (corp: <c>get_jsapi_ticket</c>; agent: <c>ticket/get?type=agent_config</c>) with the app's
-/// current token; a rejected token is invalidated and the attempt fails transiently, so the retry uses the new token.
+/// current token; a refused token is reported and the call made once more with its replacement.
 /// </summary>
 internal static class WeComTicketFetcher
 {
@@ -24,19 +24,28 @@ internal static class WeComTicketFetcher
         var subject = WeComAccessTokenSource.Subject(name, options);
 
         var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
-        var started = time.GetUtcNow();
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(options.BaseAddress, $"{path}access_token={Uri.EscapeDataString(token.Value)}"));
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            using var document = await WeComApi.CallAsync(client, request, subject, [options.CorpSecret, token.Value], cancellationToken).ConfigureAwait(false);
-            var (value, expiresIn) = WeComApi.ReadExpiring(document.RootElement, "ticket", subject);
-            return (value, started.AddSeconds(expiresIn));
-        }
-        catch (WeComApiException ex) when (WeComErrors.IsTokenRejection(ex.ErrorCode))
-        {
-            tokens.Invalidate(token);
-            Log.TicketTokenRejected(services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeCom"), name, token.Fingerprint, ex.ErrorCode);
-            throw;
+            var started = time.GetUtcNow();
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(options.BaseAddress, $"{path}access_token={Uri.EscapeDataString(token.Value)}"));
+            try
+            {
+                using var document = await WeComApi.CallAsync(client, request, subject, [options.CorpSecret, token.Value], cancellationToken).ConfigureAwait(false);
+                var (value, expiresIn) = WeComApi.ReadExpiring(document.RootElement, "ticket", subject);
+                return (value, started.AddSeconds(expiresIn));
+            }
+            catch (WeComApiException ex) when (attempt == 1 && WeComErrors.IsTokenRejection(ex.ErrorCode))
+            {
+                // Report the refused token (one refresh however many callers) and try once more with its replacement.
+                Log.TicketTokenRejected(services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.WeCom"), name, token.Fingerprint, ex.ErrorCode);
+                var replacement = await tokens.InvalidateAsync(token, cancellationToken).ConfigureAwait(false);
+                if (replacement.Equals(token))
+                {
+                    throw;
+                }
+
+                token = replacement;
+            }
         }
     }
 }
