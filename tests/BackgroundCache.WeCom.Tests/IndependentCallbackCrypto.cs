@@ -37,24 +37,6 @@ internal static class IndependentCallbackCrypto
         return Convert.ToBase64String(aes.EncryptCbc(stream.ToArray(), key.AsSpan(0, 16), PaddingMode.None));
     }
 
-    public static (string Message, string ReceiveId) Decrypt(string encodingAesKey, string encrypted)
-    {
-        var key = Convert.FromBase64String(encodingAesKey + "=");
-        using var aes = Aes.Create();
-        aes.Key = key;
-        var plain = aes.DecryptCbc(Convert.FromBase64String(encrypted), key.AsSpan(0, 16), PaddingMode.None);
-        var pad = plain[^1];
-        var content = plain.AsSpan(0, plain.Length - pad);
-        var lengthBytes = content.Slice(16, 4).ToArray();
-        if (BitConverter.IsLittleEndian)
-        {
-            Array.Reverse(lengthBytes);
-        }
-
-        var length = BitConverter.ToInt32(lengthBytes);
-        return (Encoding.UTF8.GetString(content.Slice(20, length)), Encoding.UTF8.GetString(content[(20 + length)..]));
-    }
-
     public static string Sign(string token, string timestamp, string nonce, string encrypted)
     {
         var sorted = new SortedSet<string>(StringComparer.Ordinal) { token, timestamp, nonce, encrypted };
