@@ -293,18 +293,11 @@ public sealed partial class WeChatEmulator
             component = Component(componentAppId);
         }
 
-        var encrypted = CallbackSeal.Seal(component.Key, componentAppId, xml);
-        var timestamp = _options.TimeProvider.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        var nonce = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(CultureInfo.InvariantCulture);
-        var signature = CallbackSeal.Sign(component.Token, timestamp, nonce, encrypted);
-        var uri = new UriBuilder(eventUrl)
-        {
-            Query = $"timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={signature}",
-        }.Uri;
+        var (encrypted, timestamp, nonce, signature) = CallbackSeal.SealAndSign(component.Key, component.Token, componentAppId, xml, _options.TimeProvider.GetUtcNow());
+        var uri = new UriBuilder(eventUrl) { Query = $"timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={signature}" }.Uri;
         var body = $"<xml><AppId><![CDATA[{componentAppId}]]></AppId><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>";
-        using var content = new StringContent(body, Encoding.UTF8, "text/xml");
-        using var response = await _pushClient.PostAsync(uri, content, cancellationToken).ConfigureAwait(false);
-        return new WeChatPushResult(response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        var (status, answer) = await CallbackSeal.PostAsync(_pushClient, uri, body, cancellationToken).ConfigureAwait(false);
+        return new WeChatPushResult(status, answer);
     }
 
     /// <summary>Builds a push message as WeChat does: AppId, CreateTime (emulator clock), InfoType, then the given elements.</summary>

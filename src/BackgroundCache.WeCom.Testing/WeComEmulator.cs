@@ -322,14 +322,11 @@ public sealed class WeComEmulator : IAsyncDisposable
             suite = Suite(suiteId);
         }
 
-        var encrypted = CallbackSeal.Seal(suite.Key, suiteId, xml);
-        var (timestamp, nonce) = Stamp();
-        var signature = CallbackSeal.Sign(suite.Token, timestamp, nonce, encrypted);
+        var (encrypted, timestamp, nonce, signature) = CallbackSeal.SealAndSign(suite.Key, suite.Token, suiteId, xml, Now);
         var uri = new UriBuilder(instructionUrl) { Query = $"msg_signature={signature}&timestamp={timestamp}&nonce={nonce}" }.Uri;
         var body = $"<xml><ToUserName><![CDATA[{suiteId}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[]]></AgentID></xml>";
-        using var content = new StringContent(body, Encoding.UTF8, "text/xml");
-        using var response = await _pushClient.PostAsync(uri, content, cancellationToken).ConfigureAwait(false);
-        return new WeComPushResult(response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        var (status, answer) = await CallbackSeal.PostAsync(_pushClient, uri, body, cancellationToken).ConfigureAwait(false);
+        return new WeComPushResult(status, answer);
     }
 
     /// <summary>Checks the instruction URL as WeCom does when it is saved: a GET with an encrypted <c>echostr</c>.</summary>
@@ -347,9 +344,7 @@ public sealed class WeComEmulator : IAsyncDisposable
             suite = Suite(suiteId);
         }
 
-        var encrypted = CallbackSeal.Seal(suite.Key, suiteId, echo);
-        var (timestamp, nonce) = Stamp();
-        var signature = CallbackSeal.Sign(suite.Token, timestamp, nonce, encrypted);
+        var (encrypted, timestamp, nonce, signature) = CallbackSeal.SealAndSign(suite.Key, suite.Token, suiteId, echo, Now);
         var uri = new UriBuilder(instructionUrl)
         {
             Query = $"msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={Uri.EscapeDataString(encrypted)}",
@@ -416,10 +411,6 @@ public sealed class WeComEmulator : IAsyncDisposable
 
         return WriteJsonAsync(context, body);
     }
-
-    private (string Timestamp, string Nonce) Stamp() => (
-        Now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
-        RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(CultureInfo.InvariantCulture));
 
     private SuiteState Suite(string suiteId) =>
         _suites.TryGetValue(suiteId, out var suite) ? suite : throw new InvalidOperationException($"No suite '{suiteId}': call AddSuite first.");

@@ -21,9 +21,9 @@ internal sealed class WeComAccessTokenHandler(Func<HttpRequestMessage, (IRefresh
             await content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false); // sent twice when the token is refused
         }
 
-        request.RequestUri = WithToken(uri, token.Value);
+        request.RequestUri = AccessTokenQuery.WithToken(uri, token.Value);
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        var code = await PeekErrorCodeAsync(response, cancellationToken).ConfigureAwait(false);
+        var code = await AccessTokenQuery.PeekErrorCodeAsync(response, cancellationToken).ConfigureAwait(false);
         if (code is not (40014 or 42001))
         {
             return response;
@@ -37,36 +37,7 @@ internal sealed class WeComAccessTokenHandler(Func<HttpRequestMessage, (IRefresh
 
         Log.TokenRejected(logger, cacheName, token.Fingerprint, code, replacement.Fingerprint);
         response.Dispose();
-        request.RequestUri = WithToken(uri, replacement.Value);
+        request.RequestUri = AccessTokenQuery.WithToken(uri, replacement.Value);
         return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-    }
-
-    internal static Uri WithToken(Uri uri, string token)
-    {
-        var builder = new UriBuilder(uri);
-        var query = builder.Query.TrimStart('?');
-        var kept = query.Length == 0
-            ? []
-            : query.Split('&').Where(p => p.Length > 0 && !p.StartsWith("access_token=", StringComparison.Ordinal) && p != "access_token");
-        builder.Query = string.Join("&", kept.Append("access_token=" + Uri.EscapeDataString(token)));
-        return builder.Uri;
-    }
-
-    private static async Task<int> PeekErrorCodeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength is > PlatformJson.MaxBodyBytes)
-        {
-            return 0;
-        }
-
-        var mediaType = response.Content.Headers.ContentType?.MediaType;
-        if (mediaType is not null && !mediaType.Contains("json", StringComparison.OrdinalIgnoreCase) && !mediaType.StartsWith("text/plain", StringComparison.OrdinalIgnoreCase))
-        {
-            return 0;
-        }
-
-        await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        return PlatformJson.PeekErrorCode(body);
     }
 }

@@ -45,4 +45,21 @@ internal static class CallbackSeal
 #pragma warning restore CA5350
         return string.Concat(hash.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
     }
+
+    /// <summary>Seals and signs a message at <paramref name="now"/> with a random nonce: what a push or a URL check carries.</summary>
+    public static (string Encrypted, string Timestamp, string Nonce, string Signature) SealAndSign(byte[] key, string token, string receiverId, string xml, DateTimeOffset now)
+    {
+        var encrypted = Seal(key, receiverId, xml);
+        var timestamp = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var nonce = RandomNumberGenerator.GetInt32(100_000_000, int.MaxValue).ToString(CultureInfo.InvariantCulture);
+        return (encrypted, timestamp, nonce, Sign(token, timestamp, nonce, encrypted));
+    }
+
+    /// <summary>Posts an XML body to an event URL and returns its answer.</summary>
+    public static async Task<(System.Net.HttpStatusCode Status, string Body)> PostAsync(HttpClient client, Uri url, string body, CancellationToken cancellationToken)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "text/xml");
+        using var response = await client.PostAsync(url, content, cancellationToken).ConfigureAwait(false);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+    }
 }
