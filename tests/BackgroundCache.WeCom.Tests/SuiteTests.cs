@@ -163,4 +163,25 @@ public sealed class SuiteTests(ITestOutputHelper output)
         reads.Should().BeGreaterThan(corps * 10);
         invalid.Should().Be(0);
     }
+
+    [Fact]
+    public async Task StartWithoutTicket_StoredCorpsFailFastAndLoadAfterTheFirstPush()
+    {
+        var corpIds = Enumerable.Range(0, 20).Select(i => "wwp" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        await using var h = await SuiteHarness.StartAsync(beforeStart: async h =>
+        {
+            foreach (var corpId in corpIds)
+            {
+                await h.Secrets.SetSecretAsync(SuiteHarness.CodesScope, corpId, new StoredSecret(h.Emulator.AuthorizeCorp(SuiteHarness.SuiteId, corpId), h.Time.GetUtcNow(), "test"));
+            }
+        });
+        h.Corps.Count.Should().Be(20);
+        h.Corps.GetOrAdd(corpIds[0]).Status.LastError.Should().BeOfType<PushedTicketMissingException>("a corp does not hold a fetch slot waiting for a suite token that needs a push");
+
+        await h.Emulator.PushSuiteTicketAsync(SuiteHarness.SuiteId, h.EventUrl);
+        await h.AdvanceAsync(TimeSpan.FromMinutes(3));
+
+        corpIds.Count(c => h.Corps.TryGetValue(c, out _)).Should().Be(20);
+        h.Emulator.CorpTokenCalls.Should().Be(20);
+    }
 }

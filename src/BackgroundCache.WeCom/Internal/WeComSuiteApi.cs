@@ -54,7 +54,15 @@ internal sealed class WeComSuiteApi(string name, IServiceProvider services)
     {
         var options = Options;
         var tokens = SuiteToken;
-        var token = await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+        if (!tokens.TryGetValue(out var token))
+        {
+            // Without a suite_ticket there will be no suite token until WeCom pushes one: fail at once (transient) rather
+            // than hold a corp's fetch slot waiting for it.
+            token = await Tickets.GetTicketAsync(TicketKey, cancellationToken).ConfigureAwait(false) is null
+                ? throw new PushedTicketMissingException($"{Subject} has no suite_access_token yet: it waits for the first suite_ticket push.")
+                : await tokens.GetAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(options.BaseAddress, $"{path}?suite_access_token={Uri.EscapeDataString(token.Value)}"))
         {
             Content = WeComApi.Json(body),
