@@ -242,4 +242,31 @@ public sealed class WeComAccessTokenTests
         h.Emulator.ValidateAccessToken(replacements[0].Value).Should().Be(0);
         h.Emulator.GetTokenCalls.Should().Be(2);
     }
+
+    [Fact]
+    public async Task Logs_NeverCarryTheSecretATokenOrATicket()
+    {
+        await using var h = await WeComHarness.StartAsync(services: (s, e) =>
+        {
+            s.AddWeComJsApiTicket(WeComHarness.Name);
+            s.AddHttpClient("wecom", c => c.BaseAddress = e.BaseAddress).AddWeComAccessTokenHandler(WeComHarness.Name);
+        });
+        var client = h.Host.Services.GetRequiredService<IHttpClientFactory>().CreateClient("wecom");
+        await h.Host.Services.GetRequiredKeyedService<IRefreshingCache<WeComJsApiTicket>>(WeComHarness.Name).GetAsync();
+        h.Emulator.InvalidateTokens(WeComHarness.CorpId, WeComHarness.HrSecret);
+        using (await client.GetAsync($"cgi-bin/agent/get?agentid={WeComHarness.HrAgentId}"))
+        {
+        }
+
+        h.Emulator.InjectFault(WeComFault.Error(40001, "invalid credential " + WeComHarness.HrSecret), 3);
+        await h.AdvanceAsync(TimeSpan.FromHours(3));
+
+        var text = string.Join("\n", h.Logs.GetSnapshot().Select(r => r.Message + " " + r.Exception));
+        text.Should().Contain("WeCom");
+        text.Should().NotContain(WeComHarness.HrSecret);
+        foreach (var secret in h.Emulator.GetIssuedSecrets())
+        {
+            text.Should().NotContain(secret);
+        }
+    }
 }
