@@ -25,6 +25,9 @@ public sealed class ArchitectureTests
         ["BackgroundCache.DingTalk.Testing"] = ["BackgroundCache", "BackgroundCache.DingTalk"],
         ["BackgroundCache.Douyin"] = ["BackgroundCache"],
         ["BackgroundCache.Douyin.Testing"] = ["BackgroundCache", "BackgroundCache.Douyin"],
+        ["BackgroundCache.WeCom"] = ["BackgroundCache"],
+        ["BackgroundCache.WeCom.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.WeCom.Testing"] = ["BackgroundCache", "BackgroundCache.WeCom"],
 
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
