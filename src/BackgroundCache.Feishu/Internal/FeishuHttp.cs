@@ -67,8 +67,8 @@ internal static class FeishuHttp
                 return document;
             }
 
-            document.Dispose();
             var message = root.TryGetProperty("msg", out var m) && m.ValueKind == JsonValueKind.String ? Redact(m.GetString(), secrets) : null;
+            document.Dispose();
             if (code is null)
             {
                 throw new FeishuApiException($"Feishu app '{appId}': {path} answered HTTP {(int)status} with JSON without a numeric code.", 0, message, FeishuErrorKind.InvalidResponse, status, null);
