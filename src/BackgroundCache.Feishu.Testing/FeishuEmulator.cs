@@ -46,6 +46,7 @@ public sealed class FeishuEmulator : IAsyncDisposable
     private int _storeTenantTokenCalls;
     private int _resendCalls;
     private int _pushesSent;
+    private int _pushFailures;
     private int _apiCalls;
     private int _rejectedApiCalls;
     private int _issued;
@@ -74,6 +75,9 @@ public sealed class FeishuEmulator : IAsyncDisposable
 
     /// <summary>Gets the number of <c>app_ticket</c> pushes sent (or attempted) to event URLs.</summary>
     public int PushesSent => Volatile.Read(ref _pushesSent);
+
+    /// <summary>Gets the number of pushes started by <c>app_ticket/resend</c> that found no listener at the event URL.</summary>
+    public int PushFailures => Volatile.Read(ref _pushFailures);
 
     /// <summary>Gets the number of calls to protected APIs.</summary>
     public int ApiCalls => Volatile.Read(ref _apiCalls);
@@ -301,7 +305,17 @@ public sealed class FeishuEmulator : IAsyncDisposable
         lock (_gate)
         {
             // Feishu pushes after answering; the push runs on its own.
-            _pushes.Add(Task.Run(() => PushAppTicketAsync(appId)));
+            _pushes.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await PushAppTicketAsync(appId).ConfigureAwait(false);
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref _pushFailures); // the event URL did not answer; Feishu would push again later
+                }
+            }));
         }
 
         await ctx.Response.WriteAsJsonAsync(new Dictionary<string, object> { ["code"] = 0, ["msg"] = "ok" }).ConfigureAwait(false);
