@@ -21,6 +21,10 @@ public sealed class ArchitectureTests
 
         ["BackgroundCache.OAuth"] = ["BackgroundCache"],
 
+        ["BackgroundCache.Feishu"] = ["BackgroundCache"],
+        ["BackgroundCache.Feishu.AspNetCore"] = ["BackgroundCache", "BackgroundCache.Feishu"],
+        ["BackgroundCache.Feishu.Testing"] = [],
+
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
         ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],
