@@ -198,7 +198,9 @@ public sealed class FeishuEmulator : IAsyncDisposable
         var body = plain;
         if (!string.IsNullOrEmpty(app.EncryptKey))
         {
-            body = JsonSerializer.Serialize(new Dictionary<string, string> { ["encrypt"] = Encrypt(app.EncryptKey, plain) });
+            // Written as Feishu writes it: Base64 needs no escaping, and a "+" escaped as \u002B (System.Text.Json's default)
+            // would change the bytes the signature covers for receivers that sign the re-serialized body.
+            body = "{\"encrypt\":\"" + Encrypt(app.EncryptKey, plain) + "\"}";
             var timestamp = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
             var nonce = RandomNumberGenerator.GetHexString(16, lowercase: true);
             request.Headers.Add("X-Lark-Request-Timestamp", timestamp);
