@@ -52,7 +52,7 @@ internal sealed class StoreAppHarness : IAsyncDisposable
 
     public Uri EventUrl { get; private set; } = null!;
 
-    public static async Task<StoreAppHarness> StartAsync(Action<IServiceCollection>? services = null, bool encrypt = true)
+    public static async Task<StoreAppHarness> StartAsync(Action<IServiceCollection>? services = null, bool encrypt = true, Action<FeishuStoreAppBuilder>? storeApp = null)
     {
         var time = FeishuHarness.NewClock();
         var options = new FeishuEmulatorOptions { TimeProvider = time };
@@ -67,7 +67,7 @@ internal sealed class StoreAppHarness : IAsyncDisposable
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, port));
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddFeishuStoreApp(Name, o =>
+        var registration = builder.Services.AddFeishuStoreApp(Name, o =>
         {
             o.AppId = AppId;
             o.AppSecret = AppSecret;
@@ -76,6 +76,7 @@ internal sealed class StoreAppHarness : IAsyncDisposable
             o.BaseAddress = emulator.BaseAddress;
         });
         builder.Services.Configure<RefreshingCacheOptions>(Name, o => o.RetryMaxDelay = TimeSpan.FromMinutes(2));
+        storeApp?.Invoke(registration);
         services?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapFeishuEvents(EventPath, Name);

@@ -131,3 +131,52 @@ public sealed class StoreAppTests(ITestOutputHelper output)
         invalid.Should().Be(0);
     }
 }
+
+public sealed class StoreAppTicketAndOptionsTests
+{
+    [Fact]
+    public async Task TicketRefused_10012_FetchFailsTransientlyAndAsksForAResend()
+    {
+        await using var h = await StoreAppHarness.StartAsync();
+        await h.AdvanceAsync(TimeSpan.FromMinutes(2)); // past the resend the start asked for (one a minute at most)
+        var resends = h.Emulator.ResendCalls;
+        h.Emulator.InjectFault(FeishuFault.Error(10012, "app_ticket is invalid"));
+
+        var refresh = () => h.StoreApp.AppAccessToken.RefreshAsync(CancellationToken.None);
+
+        var error = (await refresh.Should().ThrowAsync<FeishuApiException>()).Which;
+        error.Kind.Should().Be(FeishuErrorKind.InvalidTicket);
+        error.IsTransient.Should().BeTrue();
+        await h.QuiesceAsync();
+        h.Emulator.ResendCalls.Should().Be(resends + 1);
+    }
+
+    [Fact]
+    public async Task HealthChecks_Registered_HealthyOnceLoaded()
+    {
+        await using var h = await StoreAppHarness.StartAsync(storeApp: b => b.WithHealthCheck());
+        var health = h.App.Services.GetRequiredService<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckService>();
+
+        var report = await health.CheckHealthAsync();
+
+        report.Entries.Keys.Should().Contain(["feishu-store-app:isv:app-token", "feishu-store-app:isv:tenants"]);
+        report.Entries["feishu-store-app:isv:app-token"].Status.Should().Be(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy);
+    }
+
+    [Fact]
+    public void Options_MissingVerificationToken_FailsNamingTheSetting()
+    {
+        var services = new ServiceCollection();
+        services.AddFeishuStoreApp("isv", o =>
+        {
+            o.AppId = "cli_x";
+            o.AppSecret = "s";
+        });
+        using var sp = services.BuildServiceProvider();
+
+        var read = () => sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<FeishuStoreAppOptions>>().Get("isv");
+
+        read.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>()
+            .Which.Failures.Should().Contain(f => f.Contains("FeishuStoreApp:isv:VerificationToken is required", StringComparison.Ordinal));
+    }
+}

@@ -3,6 +3,7 @@ using BackgroundCache.Feishu;
 using BackgroundCache.Feishu.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -50,6 +51,20 @@ public static class FeishuStoreAppServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<FeishuStoreAppOptions>(name).Configure(configure);
         return services.AddFeishuStoreAppCore(name);
+    }
+
+    /// <summary>Adds health checks for the store app's <c>app_access_token</c> and its tenant token set.</summary>
+    /// <param name="builder">The store app's builder.</param>
+    /// <param name="failureStatus">The status reported when a cache has no usable value; defaults to <see cref="HealthStatus.Unhealthy"/>.</param>
+    /// <param name="tags">Tags for filtering checks.</param>
+    /// <returns>The <paramref name="builder"/> so that additional calls can be chained.</returns>
+    public static FeishuStoreAppBuilder WithHealthCheck(this FeishuStoreAppBuilder builder, HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var list = tags?.ToArray();
+        builder.AppAccessToken.WithHealthCheck($"feishu-store-app:{builder.Name}:app-token", failureStatus, list);
+        builder.Tenants.WithHealthCheck($"feishu-store-app:{builder.Name}:tenants", failureStatus, list);
+        return builder;
     }
 
     private static FeishuStoreAppBuilder AddFeishuStoreAppCore(this IServiceCollection services, string name)
