@@ -143,6 +143,26 @@ public sealed class FeishuTokenTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Logs_FailedAndSuccessfulFetches_NeverHoldTheSecretOrTheToken()
+    {
+        await using var h = await FeishuHarness.StartAsync();
+        h.Emulator.InjectFault(FeishuFault.Error(10014, "app secret invalid: " + FeishuHarness.AppSecret));
+        var refresh = () => h.Cache.RefreshAsync(CancellationToken.None);
+        await refresh.Should().ThrowAsync<FeishuApiException>();
+        h.Cache.TryGetValue(out var token).Should().BeTrue();
+
+        var records = h.Logs.GetSnapshot();
+
+        records.Should().NotBeEmpty();
+        foreach (var record in records)
+        {
+            var text = record.Message + " " + record.Exception;
+            text.Should().NotContain(FeishuHarness.AppSecret);
+            text.Should().NotContain(token!.Value);
+        }
+    }
+
+    [Fact]
     public async Task RateLimitedRefresh_WaitsAtLeastTheResetTheHeaderSays()
     {
         await using var h = await FeishuHarness.StartAsync();
