@@ -175,6 +175,25 @@ public sealed class FeishuTokenTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task EmulatorRateLimit_SecondCallInTheMinute_99991400WithTheResetOfTheMinute()
+    {
+        var time = FeishuHarness.NewClock();
+        var options = new FeishuEmulatorOptions { TimeProvider = time, TokenCallsPerMinute = 1 };
+        options.Apps[FeishuHarness.AppId] = FeishuHarness.AppSecret;
+        var emulator = await FeishuEmulator.StartAsync(options);
+        await using var h = await FeishuHarness.StartAsync(emulator: emulator, time: time);
+        time.Advance(TimeSpan.FromSeconds(20));
+
+        var refresh = () => h.Cache.RefreshAsync(CancellationToken.None);
+
+        var error = (await refresh.Should().ThrowAsync<FeishuApiException>()).Which;
+        error.Kind.Should().Be(FeishuErrorKind.RateLimited);
+        error.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        error.RetryAfter.Should().Be(TimeSpan.FromSeconds(40));
+        h.Emulator.RateLimitedCalls.Should().Be(1);
+    }
+
+    [Fact]
     public void Options_Defaults_FeishuHostAndLarkConstant()
     {
         new FeishuOptions().BaseAddress.Should().Be(new Uri("https://open.feishu.cn/"));
