@@ -28,6 +28,9 @@ public sealed class ArchitectureTests
         ["BackgroundCache.WeCom"] = ["BackgroundCache"],
         ["BackgroundCache.WeCom.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeCom"],
         ["BackgroundCache.WeCom.Testing"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.Feishu"] = ["BackgroundCache"],
+        ["BackgroundCache.Feishu.AspNetCore"] = ["BackgroundCache", "BackgroundCache.Feishu"],
+        ["BackgroundCache.Feishu.Testing"] = [],
 
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
