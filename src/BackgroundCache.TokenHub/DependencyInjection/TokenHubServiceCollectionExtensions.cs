@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using BackgroundCache;
 using BackgroundCache.TokenHub;
 using BackgroundCache.TokenHub.Internal;
+using BackgroundCache.TokenHub.Internal.Providers;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
@@ -18,8 +19,8 @@ public static class TokenHubServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the token hub configured by <paramref name="configuration"/> (usually <c>Configuration.GetSection("TokenHub")</c>,
-    /// bound to <see cref="TokenHubServerOptions"/>): a refreshing WeChat access token per app of <c>Apps</c> (and its
-    /// JS-SDK ticket when asked), each with a health check; the API-key authentication scheme and the per-app
+    /// bound to <see cref="TokenHubServerOptions"/>): a refreshing token per app of <c>Apps</c> from the app's <c>Provider</c> (WeChat, WeChatOpenPlatform,
+    /// ClientCredentials; a WeChat app's JS-SDK ticket when asked), each with a health check; the API-key authentication scheme and the per-app
     /// authorization policies of <c>Clients</c>; the per-client invalidation limit; and, when <c>Redis</c> is set, Redis
     /// coordination of every app's token. The apps are read now; everything is validated when the host starts.
     /// </summary>
@@ -39,7 +40,7 @@ public static class TokenHubServiceCollectionExtensions
         var snapshot = configuration.Get<TokenHubServerOptions>() ?? new TokenHubServerOptions();
         var redis = string.IsNullOrWhiteSpace(snapshot.Redis) ? null : snapshot.Redis;
         var registry = new TokenHubRegistry(
-            snapshot.Apps.Select(a => KeyValuePair.Create(a.Key, a.Value.JsApiTicket)),
+            snapshot.Apps.Select(a => (a.Key, a.Value.Provider, a.Value.JsApiTicket)),
             redis is not null,
             configuration.GetSection("ApiKeys").GetChildren().Any());
         services.AddSingleton(registry);
@@ -81,31 +82,11 @@ public static class TokenHubServiceCollectionExtensions
 
         foreach (var name in registry.AppNames)
         {
+            // Each provider binds the app's section as its own options section, so an app takes its provider's keys.
             var app = configuration.GetSection($"Apps:{name}");
-            var token = services.AddWeChatAccessToken(name, app).WithHealthCheck($"token:{name}");
+            registry.SetSection(name, app);
+            registry.Provider(name).Register(new HubAppRegistration(services, name, app, redis, snapshot.RedisKeyPrefix, registry));
             services.AddOptions<RefreshingCacheOptions>(name).Bind(app.GetSection("Cache"));
-            if (redis is not null)
-            {
-                // The token and (below) the JS-SDK ticket: one refresher each across the hubs on this Redis.
-                token.UseRedisCoordination(o =>
-                {
-                    o.Configuration = redis;
-                    o.KeyPrefix = snapshot.RedisKeyPrefix;
-                });
-            }
-
-            if (registry.HasTicket(name))
-            {
-                var ticket = services.AddWeChatJsApiTicket(name).WithHealthCheck($"jsapi_ticket:{name}");
-                if (redis is not null)
-                {
-                    ticket.UseRedisCoordination(o =>
-                    {
-                        o.Configuration = redis;
-                        o.KeyPrefix = snapshot.RedisKeyPrefix;
-                    });
-                }
-            }
         }
 
         return new TokenHubBuilder(services, registry);

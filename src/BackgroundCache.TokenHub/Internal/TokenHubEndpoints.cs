@@ -46,6 +46,37 @@ internal static class TokenHubEndpoints
         await WriteTokenAsync(context, name, token).ConfigureAwait(false);
     }
 
+    /// <summary><c>GET /tokens/{name}/authorizers/{appid}</c>: an Open Platform authorizer's token (the client needs the platform).</summary>
+    public static async Task GetAuthorizerTokenAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var appId = context.Request.RouteValues["appid"] as string ?? string.Empty;
+        var set = context.RequestServices.GetRequiredService<TokenHubCaches>().Authorizers(name);
+        if (set is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_token", $"The hub has no Open Platform app named '{name}' (TokenHub:Apps:{name}:Provider=WeChatOpenPlatform).", name)).ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            token = await set.GetAsync(appId, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex) when (ex.InnerException is CacheKeyNotFoundException)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_authorizer", $"'{appId}' has not authorized the platform '{name}'.", name)).ConfigureAwait(false);
+            return;
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, set.GetOrAdd(appId).Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+    }
+
     public static async Task InvalidateAsync(HttpContext context)
     {
         var name = Name(context);
