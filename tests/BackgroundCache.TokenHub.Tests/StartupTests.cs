@@ -199,7 +199,7 @@ public sealed class StartupTests : IAsyncLifetime
         act.Should().Throw<InvalidOperationException>().WithMessage("*AddTokenHub*");
     }
 
-    private static async Task<Exception> StartFailureAsync(WebApplication app)
+    internal static async Task<Exception> StartFailureAsync(WebApplication app)
     {
         try
         {
@@ -213,6 +213,6 @@ public sealed class StartupTests : IAsyncLifetime
         throw new InvalidOperationException("The hub started.");
     }
 
-    private static IEnumerable<Exception> Flatten(Exception e) =>
+    internal static IEnumerable<Exception> Flatten(Exception e) =>
         e is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten) : [e];
 }

@@ -51,7 +51,7 @@ internal sealed class WeChatOpenPlatformHubProvider : HubProvider
                 : $"TokenHub:Apps:{app}:ComponentAppSecret is required outside Development (set it through an environment variable or a secret store).";
         }
 
-        if (string.IsNullOrEmpty(settings.Token) || string.IsNullOrEmpty(settings.EncodingAESKey))
+        if (!emulated && (string.IsNullOrEmpty(settings.Token) || string.IsNullOrEmpty(settings.EncodingAESKey)))
         {
             yield return $"TokenHub:Apps:{app}:Token and :EncodingAESKey are required (the message check settings of the platform's console).";
         }
