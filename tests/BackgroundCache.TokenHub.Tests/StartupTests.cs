@@ -134,7 +134,7 @@ public sealed class StartupTests : IAsyncLifetime
         var health = await hub.GetJsonAsync("health", null);
 
         health.GetProperty("status").GetString().Should().Be("Healthy");
-        health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b");
+        health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b", "quota:a", "quota:b");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using BackgroundCache;
 using BackgroundCache.TokenHub;
 using BackgroundCache.TokenHub.Internal;
 using BackgroundCache.TokenHub.Internal.Providers;
+using BackgroundCache.TokenHub.Internal.Quota;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
@@ -52,6 +53,14 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddSingleton<TokenHubCaches>();
         services.TryAddSingleton<RefreshTimeline>();
         services.TryAddSingleton(sp => new TokenHubMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<IQuotaStore>(sp => redis is null
+            ? new MemoryQuotaStore()
+            : new RedisQuotaStore(redis, snapshot.RedisKeyPrefix));
+        services.TryAddSingleton(sp => new QuotaLedger(
+            registry.AppNames.ToDictionary(n => n, registry.Quotas),
+            sp.GetRequiredService<IQuotaStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<TokenHubMetrics>().Meter));
         services.TryAddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
@@ -85,8 +94,23 @@ public static class TokenHubServiceCollectionExtensions
             // Each provider binds the app's section as its own options section, so an app takes its provider's keys.
             var app = configuration.GetSection($"Apps:{name}");
             registry.SetSection(name, app);
-            registry.Provider(name).Register(new HubAppRegistration(services, name, app, redis, snapshot.RedisKeyPrefix, registry));
+            var provider = registry.Provider(name);
+            provider.Register(new HubAppRegistration(services, name, app, redis, snapshot.RedisKeyPrefix, registry));
             services.AddOptions<RefreshingCacheOptions>(name).Bind(app.GetSection("Cache"));
+
+            // The ledger counts on the app's own HttpClient (a configured HttpClientName is kept: it must then be the app's alone).
+            var httpClientName = app["HttpClientName"] is { Length: > 0 } configured ? configured : "BackgroundCache.TokenHub." + name;
+            if (app["HttpClientName"] is not { Length: > 0 })
+            {
+                provider.UseHttpClient(services, name, httpClientName);
+            }
+
+            services.AddHttpClient(httpClientName)
+                .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan) // the engine bounds each fetch itself
+                .AddHttpMessageHandler(sp => new QuotaCountingHandler(sp.GetRequiredService<QuotaLedger>(), provider, name));
+            registry.SetQuotas(name, QuotaWindow.Apply(provider.DefaultQuotas(app), app.GetSection("Quotas")));
+            health.AddCheck<QuotaHealthCheck>($"quota:{name}", tags: [name]);
+            registry.AddHealthCheck($"quota:{name}");
         }
 
         return new TokenHubBuilder(services, registry);

@@ -63,6 +63,8 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             }
 
             failures.AddRange(registry.Provider(app).Validate(registry.Section(app), app, emulated, development));
+            failures.AddRange(Quota.QuotaWindow.Unknown(registry.Section(app).GetSection("Quotas")).Select(key =>
+                $"TokenHub:Apps:{app}:Quotas:{key} must name a window ({string.Join(", ", Quota.QuotaWindow.Known.Select(w => w.Name))}) and hold a whole number of calls (0: counted without a limit)."));
         }
 
         if (options.Clients.Count == 0)

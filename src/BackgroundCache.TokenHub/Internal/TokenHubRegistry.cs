@@ -12,6 +12,7 @@ internal sealed class TokenHubRegistry
     private readonly FrozenDictionary<string, (HubProvider Provider, bool Ticket)> _apps;
     private readonly Dictionary<string, Uri> _emulated = new(StringComparer.Ordinal);
     private readonly HashSet<string> _healthChecks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IReadOnlyList<Quota.QuotaWindow>> _quotas = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Microsoft.Extensions.Configuration.IConfigurationSection> _sections = new(StringComparer.Ordinal);
 
     public TokenHubRegistry(IEnumerable<(string Name, string? Provider, bool Ticket)> apps, bool redisCoordinated, bool legacyApiKeys = false)
@@ -82,6 +83,12 @@ internal sealed class TokenHubRegistry
 
     /// <summary>Called during registration only.</summary>
     public void SetSection(string name, Microsoft.Extensions.Configuration.IConfigurationSection section) => _sections[name] = section;
+
+    /// <summary>The app's quota windows (its provider's defaults with <c>Quotas</c> applied).</summary>
+    public IReadOnlyList<Quota.QuotaWindow> Quotas(string name) => _quotas.GetValueOrDefault(name) ?? [];
+
+    /// <summary>Called during registration only.</summary>
+    public void SetQuotas(string name, IReadOnlyList<Quota.QuotaWindow> windows) => _quotas[name] = windows;
 
     /// <summary>Called during registration only: a health check that belongs to the hub.</summary>
     public void AddHealthCheck(string name) => _healthChecks.Add(name);

@@ -1,4 +1,5 @@
 using BackgroundCache.OAuth;
+using BackgroundCache.TokenHub.Internal.Quota;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -61,4 +62,14 @@ internal sealed class ClientCredentialsHubProvider : HubProvider
 
     private static ClientCredentialsOptions Options(IServiceProvider services, string app) =>
         services.GetRequiredService<IOptionsMonitor<ClientCredentialsOptions>>().Get(app);
+
+    public override void UseHttpClient(IServiceCollection services, string app, string httpClientName) =>
+        services.PostConfigure<ClientCredentialsOptions>(app, o => o.HttpClientName = httpClientName);
+
+    /// <summary>OAuth servers document no common quota: token requests are counted per day, limited when configured.</summary>
+    public override IReadOnlyList<QuotaWindow> DefaultQuotas(IConfigurationSection section) => [CountedDay];
+
+    /// <summary>A token request is a POST (OpenID Connect discovery is a GET).</summary>
+    public override ValueTask<QuotaCalls> ClassifyAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(request.Method == HttpMethod.Post ? QuotaCalls.Token : QuotaCalls.None);
 }

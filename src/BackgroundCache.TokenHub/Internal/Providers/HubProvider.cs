@@ -1,4 +1,5 @@
 using BackgroundCache.StackExchangeRedis;
+using BackgroundCache.TokenHub.Internal.Quota;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -65,6 +66,22 @@ internal abstract class HubProvider
 
     /// <summary>The named HttpClient the app's token calls go through (the quota ledger counts on it).</summary>
     public abstract string HttpClientName(IServiceProvider services, string app);
+
+    /// <summary>Gives the app its own named HttpClient (the ledger's counting handler is on it), unless one is configured.</summary>
+    public abstract void UseHttpClient(IServiceCollection services, string app, string httpClientName);
+
+    /// <summary>The issuer's documented quota windows for the app (UPSTREAMS.md), before <c>Quotas</c> is applied.</summary>
+    public abstract IReadOnlyList<QuotaWindow> DefaultQuotas(IConfigurationSection section);
+
+    /// <summary>What a request on the app's HttpClient counts as in the ledger (a token call, a forced refresh, nothing).</summary>
+    public abstract ValueTask<QuotaCalls> ClassifyAsync(HttpRequestMessage request, CancellationToken cancellationToken);
+
+    /// <summary>A window that counts token calls and has no documented limit: shown, and limited only when configured.</summary>
+    protected static QuotaWindow CountedDay { get; } = new("day", TimeSpan.FromDays(1), QuotaCalls.Token, null);
+
+    /// <summary>Whether <paramref name="request"/> goes to a path that ends with <paramref name="suffix"/>.</summary>
+    protected static bool PathEndsWith(HttpRequestMessage request, string suffix) =>
+        request.RequestUri?.AbsolutePath.EndsWith(suffix, StringComparison.Ordinal) == true;
 }
 
 /// <summary>What a provider needs to register one app: the services, the app's name and section, and Redis when set.</summary>

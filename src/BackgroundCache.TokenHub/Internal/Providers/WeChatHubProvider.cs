@@ -1,3 +1,5 @@
+using System.Text.Json;
+using BackgroundCache.TokenHub.Internal.Quota;
 using BackgroundCache.WeChat;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,4 +62,50 @@ internal sealed class WeChatHubProvider : HubProvider
 
     private static WeChatOptions Options(IServiceProvider services, string app) =>
         services.GetRequiredService<IOptionsMonitor<WeChatOptions>>().Get(app);
+
+    public override void UseHttpClient(IServiceCollection services, string app, string httpClientName) =>
+        services.PostConfigure<WeChatOptions>(app, o => o.HttpClientName = httpClientName);
+
+    /// <summary>Classic <c>cgi-bin/token</c>: 2,000 a day; <c>stable_token</c>: 10,000 a minute, 500,000 a day, 20 forced a day.</summary>
+    public override IReadOnlyList<QuotaWindow> DefaultQuotas(IConfigurationSection section) =>
+        section.GetValue(nameof(WeChatOptions.Mode), WeChatTokenMode.StableToken) == WeChatTokenMode.Token
+            ? [new("day", TimeSpan.FromDays(1), QuotaCalls.Token, 2_000)]
+            :
+            [
+                new("minute", TimeSpan.FromMinutes(1), QuotaCalls.Token, 10_000),
+                new("day", TimeSpan.FromDays(1), QuotaCalls.Token, 500_000),
+                new("force_refresh_day", TimeSpan.FromDays(1), QuotaCalls.ForcedRefresh, 20),
+            ];
+
+    public override async ValueTask<QuotaCalls> ClassifyAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (PathEndsWith(request, "/cgi-bin/token"))
+        {
+            return QuotaCalls.Token;
+        }
+
+        if (!PathEndsWith(request, "/cgi-bin/stable_token"))
+        {
+            return QuotaCalls.None;
+        }
+
+        return request.Content is { } content && await IsForcedAsync(content, cancellationToken).ConfigureAwait(false)
+            ? QuotaCalls.Token | QuotaCalls.ForcedRefresh
+            : QuotaCalls.Token;
+    }
+
+    private static async Task<bool> IsForcedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        // The body is a small JSON object held in memory (the request is sent from a buffer, so reading it here is harmless).
+        var body = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.TryGetProperty("force_refresh", out var force) && force.ValueKind == JsonValueKind.True;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using BackgroundCache.TokenHub.Internal.Quota;
 using BackgroundCache.WeChat;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -71,4 +72,13 @@ internal sealed class WeChatOpenPlatformHubProvider : HubProvider
 
     private static WeChatOpenPlatformOptions Options(IServiceProvider services, string app) =>
         services.GetRequiredService<IOptionsMonitor<WeChatOpenPlatformOptions>>().Get(app);
+
+    public override void UseHttpClient(IServiceCollection services, string app, string httpClientName) =>
+        services.PostConfigure<WeChatOpenPlatformOptions>(app, o => o.HttpClientName = httpClientName);
+
+    /// <summary>WeChat documents a daily quota of <c>api_component_token</c> without a number: counted, limited when configured.</summary>
+    public override IReadOnlyList<QuotaWindow> DefaultQuotas(IConfigurationSection section) => [CountedDay];
+
+    public override ValueTask<QuotaCalls> ClassifyAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(PathEndsWith(request, "/cgi-bin/component/api_component_token") ? QuotaCalls.Token : QuotaCalls.None);
 }
