@@ -35,6 +35,7 @@ public static class TokenHubEndpointRouteBuilderExtensions
         hub.MapGet("/tokens/{name}", new RequestDelegate(TokenHubEndpoints.GetTokenAsync)).RequireAuthorization(TokenHubPolicies.App);
         hub.MapPost("/tokens/{name}/invalidate", new RequestDelegate(TokenHubEndpoints.InvalidateAsync)).RequireAuthorization(TokenHubPolicies.App);
         hub.MapGet("/tickets/{name}", new RequestDelegate(TokenHubEndpoints.GetTicketAsync)).RequireAuthorization(TokenHubPolicies.App);
+        hub.MapPost("/tickets/{name}/signature", new RequestDelegate(TokenHubEndpoints.SignAsync)).RequireAuthorization(TokenHubPolicies.App);
         hub.MapGet("/tokens/{name}/authorizers/{appid}", new RequestDelegate(TokenHubEndpoints.GetAuthorizerTokenAsync)).RequireAuthorization(TokenHubPolicies.App);
         foreach (var app in registry.AppNames.Where(a => registry.Provider(a).HasAuthorizers))
         {

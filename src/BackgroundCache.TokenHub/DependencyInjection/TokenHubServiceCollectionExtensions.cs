@@ -74,6 +74,14 @@ public static class TokenHubServiceCollectionExtensions
                 hub.InvalidationWindow);
         });
 
+        services.TryAddSingleton(sp =>
+        {
+            var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+            return new SignatureLimiter(PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(
+                partition,
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = hub.SignaturePermitLimit, Window = hub.SignatureWindow, QueueLimit = 0 })));
+        });
+
         // Registered before the caches, so the timeline listens before their first fetch.
         services.AddHostedService<TokenHubService>();
 

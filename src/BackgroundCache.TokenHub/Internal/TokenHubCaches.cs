@@ -133,3 +133,16 @@ internal sealed class InvalidationLimiter(
 
     private readonly record struct Decision(TimeSpan? RetryAfter, DateTimeOffset Until);
 }
+
+/// <summary>The per-client limit of JS-SDK signatures (no upstream call, but each one reads the ticket: keep it bounded).</summary>
+internal sealed class SignatureLimiter(PartitionedRateLimiter<string> perClient) : IDisposable
+{
+    /// <summary>Null when allowed; otherwise how long to wait.</summary>
+    public TimeSpan? TryAcquire(string client)
+    {
+        using var lease = perClient.AttemptAcquire(client);
+        return lease.IsAcquired ? null : lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+    }
+
+    public void Dispose() => perClient.Dispose();
+}

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.Json;
 using BackgroundCache.WeChat;
 using Microsoft.AspNetCore.Http;
@@ -206,6 +207,77 @@ internal static class TokenHubEndpoints
         var emulated = Emulated(context, name);
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         await WriteAsync(context, StatusCodes.Status200OK, new TicketAnswer(ticket.Value, ticket.ExpiresAt, ExpiresIn(ticket.ExpiresAt, now), emulated)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>POST /tickets/{name}/signature {"url": …}</c>: signs a page's JS-SDK configuration with the app's ticket, so that
+    /// front-end services never hold the ticket. The URL's <c>#</c> fragment is stripped, as WeChat requires.
+    /// </summary>
+    public static async Task SignAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var services = context.RequestServices;
+        var cache = services.GetRequiredService<TokenHubCaches>().Ticket(name);
+        if (cache is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_ticket", $"The hub keeps no JS-SDK ticket for '{name}' (TokenHub:Apps:{name}:JsApiTicket).", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
+        if (services.GetRequiredService<SignatureLimiter>().TryAcquire(client) is { } retryAfter)
+        {
+            var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(
+                "too_many_signatures", $"At most {options.SignaturePermitLimit} signatures per {options.SignatureWindow} per client; retry after {seconds} s.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var limit = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value.MaxRequestBodySize;
+        var body = await ReadBodyAsync(context, limit).ConfigureAwait(false);
+        if (body is null)
+        {
+            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {limit} bytes.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        SignatureRequest? request;
+        try
+        {
+            request = body.Length == 0 ? null : JsonSerializer.Deserialize(body, TokenHubJsonContext.Default.SignatureRequest);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+
+        if (request?.Url is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var page) || (page.Scheme != Uri.UriSchemeHttp && page.Scheme != Uri.UriSchemeHttps))
+        {
+            await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("url_required", "POST {\"url\": \"<the page's absolute http(s) URL>\"}", name)).ConfigureAwait(false);
+            return;
+        }
+
+        WeChatJsApiTicket ticket;
+        try
+        {
+            ticket = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        // The URL as the page has it (WeChat signs it verbatim, query and all), up to its fragment.
+        var hash = url.IndexOf('#', StringComparison.Ordinal);
+        var signed = hash < 0 ? url : url[..hash];
+        var timestamp = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeSeconds();
+        var nonce = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 16);
+        var registry = services.GetRequiredService<TokenHubRegistry>();
+        var appId = registry.Provider(name).Identity(services, name);
+        await WriteAsync(context, StatusCodes.Status200OK, new SignatureAnswer(appId, timestamp, nonce, ticket.CreateSignature(nonce, timestamp, signed), signed, Emulated(context, name))).ConfigureAwait(false);
     }
 
     public static Task WriteHealthAsync(HttpContext context, HealthReport report)

@@ -119,6 +119,11 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             failures.Add($"TokenHub:InvalidationPermitLimit must be greater than zero (value {options.InvalidationPermitLimit}).");
         }
 
+        if (options.SignaturePermitLimit <= 0)
+        {
+            failures.Add($"TokenHub:SignaturePermitLimit must be greater than zero (value {options.SignaturePermitLimit}).");
+        }
+
         if (options.InvalidationPermitLimitPerApp <= 0)
         {
             failures.Add($"TokenHub:InvalidationPermitLimitPerApp must be greater than zero (value {options.InvalidationPermitLimitPerApp}).");
