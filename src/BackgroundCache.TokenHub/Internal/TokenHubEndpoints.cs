@@ -92,6 +92,12 @@ internal static class TokenHubEndpoints
         var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
         var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
         var metrics = services.GetRequiredService<TokenHubMetrics>();
+        if (context.Request.Query["force"] == "true")
+        {
+            await ForceRefreshAsync(context, name, client).ConfigureAwait(false);
+            return;
+        }
+
         var body = await ReadBodyAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
         if (body is null)
         {
@@ -175,6 +181,72 @@ internal static class TokenHubEndpoints
             replaced,
             replaced ? null : ConfirmedDetail,
             emulated)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>POST /tokens/{name}/invalidate?force=true</c>: a new WeChat stable token now (a leaked token), for clients with
+    /// <c>CanForceRefresh</c>, within the force budget of the app's ledger (<c>force_refresh_day</c>, 20 by default, shared by
+    /// every hub on Redis) and WeChat's 30 s spacing.
+    /// </summary>
+    private static async Task ForceRefreshAsync(HttpContext context, string name, string client)
+    {
+        var services = context.RequestServices;
+        var metrics = services.GetRequiredService<TokenHubMetrics>();
+        if (!services.GetRequiredService<ClientKeyTable>().MayForce(client))
+        {
+            metrics.Invalidation(client, name, "forbidden");
+            await WriteAsync(context, StatusCodes.Status403Forbidden, new ErrorAnswer("force_refresh_not_allowed", $"Client '{client}' may not force a refresh: set TokenHub:Clients:{client}:CanForceRefresh=true on the hub.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var registry = services.GetRequiredService<TokenHubRegistry>();
+        var ledger = services.GetRequiredService<Quota.QuotaLedger>();
+        await ledger.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+        var budget = ledger.Use(name).FirstOrDefault(u => u.Window.Counts == Quota.QuotaCalls.ForcedRefresh);
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        if (budget.Window is { Limit: { } limit } window && budget.Used >= limit)
+        {
+            metrics.Invalidation(client, name, "limited");
+            var reset = DateTimeOffset.FromUnixTimeSeconds(window.StartOf(now)) + window.Length;
+            await WriteForceLimitedAsync(context, name, reset - now, $"App '{name}' has used its {limit} forced refreshes of this day (resets at midnight China Standard Time).").ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            if (registry.Provider(name).ForceRefreshAsync(services, name, context.RequestAborted) is not { } force)
+            {
+                metrics.Invalidation(client, name, "invalid");
+                await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("force_refresh_unsupported", $"Only a WeChat app in StableToken mode can force a new token; '{name}' gets a new token on every refresh or from an issuer without such a call.", name)).ConfigureAwait(false);
+                return;
+            }
+
+            token = await force.ConfigureAwait(false);
+        }
+        catch (WeChatApiException ex) when (ex.IsQuotaError || ex.Kind == WeChatErrorKind.BreakerOpen)
+        {
+            metrics.Invalidation(client, name, "limited");
+            await WriteForceLimitedAsync(context, name, ex.RetryAfter ?? TimeSpan.FromMinutes(1), ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.Invalidation(client, name, "unavailable");
+            await WriteUnavailableAsync(context, name, services.GetRequiredService<TokenHubCaches>().Token(name)!.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        metrics.Invalidation(client, name, "forced");
+        await WriteAsync(context, StatusCodes.Status200OK, new InvalidateAnswer(
+            token.Value, token.ExpiresAt, ExpiresIn(token.ExpiresAt, now), true, null, Emulated(context, name))).ConfigureAwait(false);
+    }
+
+    private static Task WriteForceLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string detail)
+    {
+        var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer("force_refresh_budget", detail + $" Retry after {seconds} s.", name));
     }
 
     private const string ConfirmedDetail =

@@ -76,6 +76,12 @@ internal abstract class HubProvider
     /// <summary>What a request on the app's HttpClient counts as in the ledger (a token call, a forced refresh, nothing).</summary>
     public abstract ValueTask<QuotaCalls> ClassifyAsync(HttpRequestMessage request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Forces the issuer to replace the app's token (a leaked token); null when the app's issuer has no such call (only a
+    /// WeChat stable token has). The provider's own budget errors propagate (WeChat's: 30 s apart, 20 a day).
+    /// </summary>
+    public virtual Task<AccessToken>? ForceRefreshAsync(IServiceProvider services, string app, CancellationToken cancellationToken) => null;
+
     /// <summary>A window that counts token calls and has no documented limit: shown, and limited only when configured.</summary>
     protected static QuotaWindow CountedDay { get; } = new("day", TimeSpan.FromDays(1), QuotaCalls.Token, null);
 

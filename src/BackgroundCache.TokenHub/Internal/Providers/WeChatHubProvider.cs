@@ -51,6 +51,11 @@ internal sealed class WeChatHubProvider : HubProvider
         }
     }
 
+    public override Task<AccessToken>? ForceRefreshAsync(IServiceProvider services, string app, CancellationToken cancellationToken) =>
+        Options(services, app).Mode == WeChatTokenMode.StableToken
+            ? services.GetRequiredKeyedService<WeChatAccessTokenSource>(app).ForceRefreshAsync(cancellationToken)
+            : null;
+
     public override IRefreshingCache<AccessToken> Token(IServiceProvider services, string app) =>
         services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(app);
 
