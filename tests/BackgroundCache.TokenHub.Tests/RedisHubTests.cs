@@ -36,13 +36,7 @@ public sealed class RedisHubTests : IAsyncLifetime
     [SkippableFact]
     public async Task TwoHubsOnOneRedis_KeepOneQuotaLedger()
     {
-        _redis = await RedisServer.StartAsync();
-        var settings = HubHost.TwoAppsThreeClients(_emulator);
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        settings["TokenHub:Redis"] = _redis.Configuration;
-        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
-        var first = await StartHubAsync(settings);
-        var second = await StartHubAsync(settings);
+        var (first, second) = await StartTwoHubsAsync();
         await first.TokenAsync("a", "key-a");
         await second.TokenAsync("b", "key-b1");
 
@@ -65,13 +59,7 @@ public sealed class RedisHubTests : IAsyncLifetime
     [SkippableFact]
     public async Task TwoHubsOnOneRedis_ServeOneTokenFromOneUpstreamCall_AndAnInvalidationAtEitherRefreshesOnce()
     {
-        _redis = await RedisServer.StartAsync();
-        var settings = HubHost.TwoAppsThreeClients(_emulator);
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        settings["TokenHub:Redis"] = _redis.Configuration;
-        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
-        var first = await StartHubAsync(settings);
-        var second = await StartHubAsync(settings);
+        var (first, second) = await StartTwoHubsAsync();
 
         var tokens = new[]
         {
@@ -123,6 +111,17 @@ public sealed class RedisHubTests : IAsyncLifetime
     }
 
     /// <summary>Reads until the condition holds (the follower applies the leader's notification), bounded by the guard.</summary>
+    /// <summary>Two hubs of apps a and b (no ticket) on one new redis-server.</summary>
+    private async Task<(HubHost First, HubHost Second)> StartTwoHubsAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        var settings = HubHost.TwoAppsThreeClients(_emulator);
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        settings["TokenHub:Redis"] = _redis.Configuration;
+        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
+        return (await StartHubAsync(settings), await StartHubAsync(settings));
+    }
+
     private static async Task<string> EventuallyAsync(Func<Task<string>> read, Func<string, bool> condition)
     {
         using var guard = new CancellationTokenSource(HubHost.Guard);

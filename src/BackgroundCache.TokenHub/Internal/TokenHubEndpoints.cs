@@ -98,23 +98,13 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        var body = await ReadBodyAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
-        if (body is null)
+        var (tooLarge, request) = await ReadJsonAsync(context, options.MaxRequestBodySize, TokenHubJsonContext.Default.InvalidateRequest).ConfigureAwait(false);
+        if (tooLarge)
         {
             metrics.Invalidation(client, name, "invalid");
             Log.RequestBodyRefused(Logger(services), client, name, options.MaxRequestBodySize);
-            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {options.MaxRequestBodySize} bytes.", name)).ConfigureAwait(false);
+            await WriteTooLargeAsync(context, name, options.MaxRequestBodySize).ConfigureAwait(false);
             return;
-        }
-
-        InvalidateRequest? request;
-        try
-        {
-            request = body.Length == 0 ? null : JsonSerializer.Deserialize(body, TokenHubJsonContext.Default.InvalidateRequest);
-        }
-        catch (JsonException)
-        {
-            request = null;
         }
 
         if (string.IsNullOrEmpty(request?.AccessToken))
@@ -242,11 +232,38 @@ internal static class TokenHubEndpoints
             token.Value, token.ExpiresAt, ExpiresIn(token.ExpiresAt, now), true, null, Emulated(context, name))).ConfigureAwait(false);
     }
 
-    private static Task WriteForceLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string detail)
+    private static Task WriteForceLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string detail) =>
+        WriteLimitedAsync(context, name, retryAfter, "force_refresh_budget", detail);
+
+    /// <summary>429 with <c>Retry-After</c> in whole seconds (at least 1), the detail ending with the wait.</summary>
+    private static Task WriteLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string error, string detail)
     {
         var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer("force_refresh_budget", detail + $" Retry after {seconds} s.", name));
+        return WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(error, detail + $" Retry after {seconds} s.", name));
+    }
+
+    private static Task WriteTooLargeAsync(HttpContext context, string name, long limit) =>
+        WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {limit} bytes.", name));
+
+    /// <summary>Reads a small JSON body: too large, or its value (null when empty or not the JSON expected).</summary>
+    private static async Task<(bool TooLarge, T? Value)> ReadJsonAsync<T>(HttpContext context, long limit, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        var body = await ReadBodyAsync(context, limit).ConfigureAwait(false);
+        if (body is null)
+        {
+            return (true, null);
+        }
+
+        try
+        {
+            return (false, body.Length == 0 ? null : JsonSerializer.Deserialize(body, type));
+        }
+        catch (JsonException)
+        {
+            return (false, null);
+        }
     }
 
     private const string ConfirmedDetail =
@@ -300,29 +317,16 @@ internal static class TokenHubEndpoints
         if (services.GetRequiredService<SignatureLimiter>().TryAcquire(client) is { } retryAfter)
         {
             var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
-            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
-            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            await WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(
-                "too_many_signatures", $"At most {options.SignaturePermitLimit} signatures per {options.SignatureWindow} per client; retry after {seconds} s.", name)).ConfigureAwait(false);
+            await WriteLimitedAsync(context, name, retryAfter, "too_many_signatures", $"At most {options.SignaturePermitLimit} signatures per {options.SignatureWindow} per client.").ConfigureAwait(false);
             return;
         }
 
         var limit = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value.MaxRequestBodySize;
-        var body = await ReadBodyAsync(context, limit).ConfigureAwait(false);
-        if (body is null)
+        var (tooLarge, request) = await ReadJsonAsync(context, limit, TokenHubJsonContext.Default.SignatureRequest).ConfigureAwait(false);
+        if (tooLarge)
         {
-            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {limit} bytes.", name)).ConfigureAwait(false);
+            await WriteTooLargeAsync(context, name, limit).ConfigureAwait(false);
             return;
-        }
-
-        SignatureRequest? request;
-        try
-        {
-            request = body.Length == 0 ? null : JsonSerializer.Deserialize(body, TokenHubJsonContext.Default.SignatureRequest);
-        }
-        catch (JsonException)
-        {
-            request = null;
         }
 
         if (request?.Url is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var page) || (page.Scheme != Uri.UriSchemeHttp && page.Scheme != Uri.UriSchemeHttps))
