@@ -40,7 +40,10 @@ internal sealed record StatusReport(
     IReadOnlyList<ClientReport> Clients,
     string? Notice);
 
-internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket);
+internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket, string Provider, IReadOnlyList<QuotaReport> Quotas, IReadOnlyList<long> Burn);
+
+/// <summary>One quota window of an app: calls so far, the limit (null: counted only) and the share used, in percent.</summary>
+internal sealed record QuotaReport(string Window, long Used, long? Limit, double? Percent);
 
 internal sealed record CacheReport(
     string State,
