@@ -35,6 +35,7 @@ public sealed class QuotaLedgerTests : IAsyncLifetime
     {
         var settings = ProviderTests.ThreeProviders(_wechat, _oauth);
         settings["TokenHub:Apps:wechat:Mode"] = "Token";
+        settings["TokenHub:Apps:wechat:ReadIssuerQuota"] = "true";
         await using var hub = await HubHost.StartAsync(settings, _time);
         await ProviderTests.PushTicketAndAuthorizeAsync(_wechat, hub, "wx-authorizer");
         var caches = new[] { "wechat", "platform", "oauth" }.ToDictionary(a => a, a => hub.App.Services.GetRequiredService<Internal.TokenHubCaches>().Token(a)!);
@@ -63,6 +64,15 @@ public sealed class QuotaLedgerTests : IAsyncLifetime
         Day(ledger, "oauth").Should().Be(_oauth.TokenCalls("billing")).And.BeGreaterThan(40);
         ledger.Use("wechat").Single().Limit.Should().Be(2_000, "WeChat's classic token quota is 2,000 a day");
         ledger.Burn("wechat").Sum().Should().Be(_wechat.ClassicTokenCalls, "the burn chart's 24 hours hold the whole day");
+
+        // WeChat's own count (openapi/quota/get), read once for the page, agrees.
+        var status = await hub.GetJsonAsync("status.json", null);
+        var day = status.GetProperty("apps").EnumerateArray().Single(a => a.GetProperty("name").GetString() == "wechat")
+            .GetProperty("quotas").EnumerateArray().Single(q => q.GetProperty("window").GetString() == "day");
+        day.GetProperty("issuer_used").GetInt64().Should().Be(_wechat.ClassicTokenCalls);
+        day.GetProperty("used").GetInt64().Should().Be(_wechat.ClassicTokenCalls);
+        await hub.GetJsonAsync("status.json", null);
+        _wechat.QuotaQueryCalls.Should().Be(1, "the issuer's count is read at most once per 10 minutes");
 
         // The next day starts from zero.
         _time.Advance(TimeSpan.FromHours(1));

@@ -56,6 +56,7 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddSingleton<IQuotaStore>(sp => redis is null
             ? new MemoryQuotaStore()
             : new RedisQuotaStore(redis, snapshot.RedisKeyPrefix));
+        services.TryAddSingleton<IssuerQuota>();
         services.TryAddSingleton(sp => new QuotaLedger(
             registry.AppNames.ToDictionary(n => n, registry.Quotas),
             sp.GetRequiredService<IQuotaStore>(),

@@ -43,7 +43,7 @@ internal sealed record StatusReport(
 internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket, string Provider, IReadOnlyList<QuotaReport> Quotas, IReadOnlyList<long> Burn);
 
 /// <summary>One quota window of an app: calls so far, the limit (null: counted only) and the share used, in percent.</summary>
-internal sealed record QuotaReport(string Window, long Used, long? Limit, double? Percent);
+internal sealed record QuotaReport(string Window, long Used, long? Limit, double? Percent, long? IssuerUsed = null);
 
 internal sealed record CacheReport(
     string State,

@@ -21,6 +21,7 @@ internal static class StatusPage
         var caches = services.GetRequiredService<TokenHubCaches>();
         var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
         var ledger = services.GetRequiredService<Quota.QuotaLedger>();
+        var issuer = services.GetRequiredService<Quota.IssuerQuota>();
         var apps = registry.AppNames.Select(name =>
         {
             var token = caches.Token(name)!;
@@ -32,7 +33,12 @@ internal static class StatusPage
                 Cache(token.Status, token.TryGetValue(out var t) ? t.Fingerprint : null, now),
                 ticket is null ? null : Cache(ticket.Status, ticket.TryGetValue(out var k) ? AccessToken.ComputeFingerprint(k.Value) : null, now),
                 registry.Provider(name).Name,
-                [.. ledger.Use(name).Select(u => new QuotaReport(u.Window.Name, u.Used, u.Limit, u.Limit is null ? null : Math.Round(u.Share * 100, 1)))],
+                [.. ledger.Use(name).Select(u => new QuotaReport(
+                    u.Window.Name,
+                    u.Used,
+                    u.Limit,
+                    u.Limit is null ? null : Math.Round(u.Share * 100, 1),
+                    u.Window is { Name: "day", Counts: Quota.QuotaCalls.Token } ? issuer.Get(name)?.Used : null))],
                 ledger.Burn(name));
         }).ToList();
         var clients = services.GetRequiredService<ClientKeyTable>().Clients
@@ -139,7 +145,8 @@ internal static class StatusPage
             .Append("</td><td>").Append(q.Limit?.ToString(CultureInfo.InvariantCulture) ?? "-")
             .Append("</td><td class=\"").Append(level).Append("\"><span class=\"bar\"><span style=\"width:")
             .Append(Math.Min(100, q.Percent ?? 0).ToString("0.#", CultureInfo.InvariantCulture)).Append("%\"></span></span> ")
-            .Append(q.Percent is { } p ? p.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "no limit").Append("</td></tr>");
+            .Append(q.Percent is { } p ? p.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "no limit")
+            .Append("</td><td>").Append(q.IssuerUsed?.ToString(CultureInfo.InvariantCulture) ?? "-").Append("</td></tr>");
     }
 
     /// <summary>The script's <c>burnChart</c>: the app's token calls per hour over the last 24 hours, as 24 bars.</summary>
@@ -228,7 +235,7 @@ small{color:#666}
 <h2>Apps</h2>
 <table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th><th>provider</th></tr></thead><tbody>{{APPS}}</tbody></table>
 <h2>Upstream quotas</h2>
-<table id="quotas"><thead><tr><th>app</th><th>window</th><th>calls</th><th>quota</th><th>used</th></tr></thead><tbody>{{QUOTAS}}</tbody></table>
+<table id="quotas"><thead><tr><th>app</th><th>window</th><th>calls</th><th>quota</th><th>used</th><th>issuer's count</th></tr></thead><tbody>{{QUOTAS}}</tbody></table>
 <div id="burn" title="token calls per hour, last 24 hours">{{BURN}}</div>
 <h2>Recent refreshes</h2>
 <table id="timeline"><thead><tr><th>time (UTC)</th><th>app</th><th>cache</th><th>outcome</th><th>duration</th></tr></thead><tbody>{{TIMELINE}}</tbody></table>
@@ -274,7 +281,10 @@ function quotaRow(body, app, q) {
   const fill = document.createElement("span"); fill.style.width = pct(has ? Math.min(100, q.percent) : 0) + "%";
   bar.appendChild(fill); td.appendChild(bar);
   td.appendChild(document.createTextNode(" " + (has ? pct(q.percent) + " %" : "no limit")));
-  tr.appendChild(td); body.appendChild(tr);
+  tr.appendChild(td);
+  const issuer = document.createElement("td");
+  issuer.textContent = q.issuer_used === undefined || q.issuer_used === null ? "-" : String(q.issuer_used);
+  tr.appendChild(issuer); body.appendChild(tr);
 }
 function burnChart(body, app) {
   const div = document.createElement("div"); div.className = "burn"; div.dataset.app = app.name;

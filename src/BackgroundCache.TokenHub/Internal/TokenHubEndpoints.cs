@@ -377,20 +377,29 @@ internal static class TokenHubEndpoints
         return context.Response.WriteAsync(JsonSerializer.Serialize(body, HealthJson));
     }
 
-    public static Task GetStatusAsync(HttpContext context)
+    public static async Task GetStatusAsync(HttpContext context)
     {
         context.Response.Headers.CacheControl = "no-store";
-        return context.Response.WriteAsJsonAsync(StatusPage.Report(context.RequestServices), TokenHubJsonContext.Default.StatusReport);
+        await ReadQuotasAsync(context).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(StatusPage.Report(context.RequestServices), TokenHubJsonContext.Default.StatusReport).ConfigureAwait(false);
     }
 
-    public static Task GetStatusPageAsync(HttpContext context)
+    public static async Task GetStatusPageAsync(HttpContext context)
     {
+        await ReadQuotasAsync(context).ConfigureAwait(false);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
         context.Response.Headers.XContentTypeOptions = "nosniff";
         var path = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
-        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices)));
+        await context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices))).ConfigureAwait(false);
+    }
+
+    /// <summary>The shared ledger's counts (Redis) and the issuers' own counts, read again before a page or report is written.</summary>
+    private static async Task ReadQuotasAsync(HttpContext context)
+    {
+        await context.RequestServices.GetRequiredService<Quota.QuotaLedger>().RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<Quota.IssuerQuota>().RefreshAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
     private static readonly JsonSerializerOptions HealthJson = new() { WriteIndented = true };

@@ -82,6 +82,13 @@ internal abstract class HubProvider
     /// </summary>
     public virtual Task<AccessToken>? ForceRefreshAsync(IServiceProvider services, string app, CancellationToken cancellationToken) => null;
 
+    /// <summary>Whether the app reads its issuer's own count of today's calls (<c>ReadIssuerQuota</c>; WeChat only).</summary>
+    public virtual bool ReadsIssuerQuota(IConfigurationSection section) => false;
+
+    /// <summary>The issuer's own count of the app's token calls today, where the issuer offers one.</summary>
+    public virtual Task<IssuerCount?> ReadIssuerQuotaAsync(IServiceProvider services, string app, CancellationToken cancellationToken) =>
+        Task.FromResult<IssuerCount?>(null);
+
     /// <summary>A window that counts token calls and has no documented limit: shown, and limited only when configured.</summary>
     protected static QuotaWindow CountedDay { get; } = new("day", TimeSpan.FromDays(1), QuotaCalls.Token, null);
 

@@ -56,6 +56,24 @@ internal sealed class WeChatHubProvider : HubProvider
             ? services.GetRequiredKeyedService<WeChatAccessTokenSource>(app).ForceRefreshAsync(cancellationToken)
             : null;
 
+    public override bool ReadsIssuerQuota(IConfigurationSection section) => section.GetValue<bool>("ReadIssuerQuota");
+
+    /// <summary><c>POST /cgi-bin/openapi/quota/get</c> for the endpoint of the app's mode, with its current token.</summary>
+    public override async Task<IssuerCount?> ReadIssuerQuotaAsync(IServiceProvider services, string app, CancellationToken cancellationToken)
+    {
+        var options = Options(services, app);
+        var token = await Token(services, app).GetAsync(cancellationToken).ConfigureAwait(false);
+        var path = options.Mode == WeChatTokenMode.Token ? "/cgi-bin/token" : "/cgi-bin/stable_token";
+        var client = services.GetRequiredService<IHttpClientFactory>().CreateClient(options.HttpClientName);
+        using var body = new StringContent(JsonSerializer.Serialize(new Dictionary<string, string> { ["cgi_path"] = path }), System.Text.Encoding.UTF8, "application/json");
+        using var response = await client.PostAsync(new Uri(options.BaseAddress, "cgi-bin/openapi/quota/get?access_token=" + Uri.EscapeDataString(token.Value)), body, cancellationToken).ConfigureAwait(false);
+        using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return json.RootElement.TryGetProperty("quota", out var quota)
+            && quota.TryGetProperty("used", out var used) && quota.TryGetProperty("daily_limit", out var limit)
+            ? new IssuerCount(used.GetInt64(), limit.GetInt64())
+            : null;
+    }
+
     public override IRefreshingCache<AccessToken> Token(IServiceProvider services, string app) =>
         services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(app);
 
