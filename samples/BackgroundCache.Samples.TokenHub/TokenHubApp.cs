@@ -1,14 +1,19 @@
 using System.Security.Cryptography;
+using BackgroundCache.TokenHub;
+using BackgroundCache.WeChat;
 using BackgroundCache.WeChat.Testing;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 
 namespace BackgroundCache.Samples.TokenHub;
 
 /// <summary>
-/// The ready-to-run token hub: the <c>BackgroundCache.TokenHub</c> package plus, for apps without an AppSecret, an
-/// in-process WeChat emulator (Development, or <c>TokenHub:UseEmulator=true</c>). Tests call <see cref="BuildAsync"/> with
-/// their own clock and settings.
+/// The ready-to-run token hub: the <c>BackgroundCache.TokenHub</c> package plus, for apps without a secret, in-process
+/// emulators of their issuers (Development, or <c>TokenHub:UseEmulator=true</c>): a WeChat emulator for WeChat and Open
+/// Platform apps, a small OAuth token endpoint for ClientCredentials apps. Tests call <see cref="BuildAsync"/> with their
+/// own clock and settings.
 /// </summary>
-public static class TokenHubApp
+public static partial class TokenHubApp
 {
     public static async Task<WebApplication> BuildAsync(string[] args, TimeProvider? timeProvider = null, Action<WebApplicationBuilder>? configure = null)
     {
@@ -23,27 +28,14 @@ public static class TokenHubApp
         var section = builder.Configuration.GetSection(HubOptions.SectionName);
         var hub = builder.Services.AddTokenHub(section);
 
-        // The emulator is the sample's, not the package's: a production server package should not carry a fake WeChat.
-        // Outside Development (and without TokenHub:UseEmulator=true) it is not started, and the package refuses to start
-        // with an app that has no AppSecret.
+        // The emulators are the sample's, not the package's: a production server package should not carry a fake issuer.
+        // Outside Development (and without TokenHub:UseEmulator=true) none is started, and the package refuses to start
+        // with an app that has no secret.
         var settings = section.Get<HubOptions>() ?? new HubOptions();
-        var emulated = settings.Apps.Where(a => string.IsNullOrEmpty(a.Value.AppSecret)).ToList();
+        var emulated = settings.Apps.Where(a => a.Value.HasNoSecret).ToList();
         if (emulated.Count > 0 && (builder.Environment.IsDevelopment() || settings.UseEmulator))
         {
-            var emulatorOptions = new WeChatEmulatorOptions { TimeProvider = time, Port = settings.EmulatorPort };
-            var secrets = emulated.ToDictionary(a => a.Key, _ => Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
-            foreach (var (name, app) in emulated)
-            {
-                emulatorOptions.Apps[app.AppId] = secrets[name];
-            }
-
-            var emulator = await WeChatEmulator.StartAsync(emulatorOptions);
-            builder.Services.AddSingleton(emulator);
-            builder.Services.AddHostedService(sp => new EmulatorLifetime(sp.GetRequiredService<WeChatEmulator>()));
-            foreach (var (name, _) in emulated)
-            {
-                hub.WithEmulatedApp(name, emulator.BaseAddress, secrets[name]);
-            }
+            await EmulateAsync(builder, hub, settings, emulated, time);
         }
 
         var web = builder.Build();
@@ -51,10 +43,117 @@ public static class TokenHubApp
         return web;
     }
 
-    private sealed class EmulatorLifetime(WeChatEmulator emulator) : IHostedService
+    private static async Task EmulateAsync(WebApplicationBuilder builder, TokenHubBuilder hub, HubOptions settings, List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated, TimeProvider time)
+    {
+        static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var wechatApps = emulated.Where(a => !a.Value.Is("ClientCredentials")).ToList();
+        if (wechatApps.Count > 0)
+        {
+            var emulatorOptions = new WeChatEmulatorOptions { TimeProvider = time, Port = settings.EmulatorPort };
+            var emulator = await WeChatEmulator.StartAsync(emulatorOptions);
+            builder.Services.AddSingleton(emulator);
+            var platforms = new List<string>();
+            foreach (var (name, app) in wechatApps)
+            {
+                var secret = NewSecret();
+                if (app.Is("WeChatOpenPlatform"))
+                {
+                    // The emulator seals its pushes with the platform's message settings, generated here too.
+                    var token = NewSecret();
+                    var encodingAesKey = RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 43);
+                    emulator.AddComponent(app.ComponentAppId, secret, token, encodingAesKey);
+                    builder.Services.PostConfigure<WeChatOpenPlatformOptions>(name, o =>
+                    {
+                        o.Token = token;
+                        o.EncodingAESKey = encodingAesKey;
+                    });
+                    platforms.Add(name);
+                }
+                else
+                {
+                    emulator.AddApp(app.AppId, secret);
+                }
+
+                hub.WithEmulatedApp(name, emulator.BaseAddress, secret);
+            }
+
+            builder.Services.AddHostedService(sp => new WeChatEmulatorDriver(sp, emulator, [.. platforms.Select(p => (p, settings.Apps[p].ComponentAppId))], settings.DemoAuthorizers));
+        }
+
+        var oauthApps = emulated.Where(a => a.Value.Is("ClientCredentials")).ToList();
+        if (oauthApps.Count > 0)
+        {
+            var oauth = await OAuthEmulator.StartAsync();
+            builder.Services.AddSingleton(oauth);
+            builder.Services.AddHostedService(sp => new Lifetime(oauth));
+            foreach (var (name, app) in oauthApps)
+            {
+                var secret = NewSecret();
+                oauth.AddClient(app.ClientId, secret);
+                hub.WithEmulatedApp(name, oauth.TokenEndpoint, secret);
+            }
+        }
+    }
+
+    private sealed class Lifetime(IAsyncDisposable emulator) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public async Task StopAsync(CancellationToken cancellationToken) => await emulator.DisposeAsync();
     }
+
+    /// <summary>Plays WeChat once the hub listens: pushes each platform's ticket (then every 10 minutes) and authorizes the demo accounts.</summary>
+    private sealed class WeChatEmulatorDriver(IServiceProvider services, WeChatEmulator emulator, (string Name, string ComponentAppId)[] platforms, List<string> authorizers) : BackgroundService
+    {
+        private readonly List<IAsyncDisposable> _pushes = [];
+
+        public override async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await base.StopAsync(cancellationToken);
+            foreach (var push in _pushes)
+            {
+                await push.DisposeAsync();
+            }
+
+            await emulator.DisposeAsync();
+        }
+
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            if (platforms.Length == 0)
+            {
+                return;
+            }
+
+            var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            {
+                await started.Task.WaitAsync(stoppingToken);
+            }
+
+            var address = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.Samples.TokenHub");
+            foreach (var (name, componentAppId) in platforms)
+            {
+                var events = new Uri($"{address.TrimEnd('/')}/events/{name}");
+                try
+                {
+                    await emulator.PushComponentVerifyTicketAsync(componentAppId, events, stoppingToken);
+                    _pushes.Add(emulator.StartPushingTickets(componentAppId, events));
+                    foreach (var authorizer in authorizers)
+                    {
+                        await emulator.PushAuthorizedAsync(componentAppId, authorizer, events, cancellationToken: stoppingToken);
+                    }
+                }
+                catch (HttpRequestException ex)
+                {
+                    PushFailed(logger, ex, events);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Warning, "The WeChat emulator could not push to {Events}.")]
+    private static partial void PushFailed(ILogger logger, Exception error, Uri events);
 }

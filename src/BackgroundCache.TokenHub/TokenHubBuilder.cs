@@ -1,5 +1,4 @@
 using BackgroundCache.TokenHub.Internal;
-using BackgroundCache.WeChat;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BackgroundCache.TokenHub;
@@ -24,9 +23,9 @@ public sealed class TokenHubBuilder
     public IReadOnlyList<string> AppNames => _registry.AppNames;
 
     /// <summary>
-    /// Serves <paramref name="app"/> from a WeChat emulator (for instance <c>BackgroundCache.WeChat.Testing</c>'s
-    /// <c>WeChatEmulator</c>) instead of the real API: its token calls go to <paramref name="baseAddress"/> with
-    /// <paramref name="appSecret"/>. Allowed in Development, or elsewhere with <c>TokenHub:UseEmulator=true</c>; the status
+    /// Serves <paramref name="app"/> from an emulator of its provider (for instance <c>BackgroundCache.WeChat.Testing</c>'s
+    /// <c>WeChatEmulator</c> for a WeChat or WeChatOpenPlatform app) instead of the real API: its token calls go to
+    /// <paramref name="baseAddress"/> (for a ClientCredentials app, the emulated token endpoint) with <paramref name="appSecret"/>. Allowed in Development, or elsewhere with <c>TokenHub:UseEmulator=true</c>; the status
     /// page and every answer for the app say that its tokens are emulated.
     /// </summary>
     /// <param name="app">The app's name (a key of <c>TokenHub:Apps</c>).</param>
@@ -45,11 +44,7 @@ public sealed class TokenHubBuilder
         }
 
         _registry.MarkEmulated(app, baseAddress);
-        Services.PostConfigure<WeChatOptions>(app, o =>
-        {
-            o.AppSecret = appSecret;
-            o.BaseAddress = baseAddress;
-        });
+        _registry.Provider(app).Emulate(Services, app, baseAddress, appSecret);
         return this;
     }
 }

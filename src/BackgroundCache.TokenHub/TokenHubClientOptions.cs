@@ -18,4 +18,11 @@ public sealed class TokenHubClientOptions
     /// Gets the apps the client may read and invalidate; <c>*</c> grants every app. Another app's name is answered 403.
     /// </summary>
     public List<string> Apps { get; } = [];
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the client may force a new WeChat stable token
+    /// (<c>POST /tokens/{name}/invalidate?force=true</c>, for a leaked token), within WeChat's 20 forced refreshes a day.
+    /// </summary>
+    /// <value>The default is <see langword="false"/> (403).</value>
+    public bool CanForceRefresh { get; set; }
 }

@@ -72,6 +72,17 @@ public sealed class TokenHubServerOptions
     /// <value>The default is 10 minutes.</value>
     public TimeSpan InvalidationWindow { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Gets or sets how many JS-SDK signatures (<c>POST /tickets/{name}/signature</c>) one client may ask for per
+    /// <see cref="SignatureWindow"/>; more are answered 429.
+    /// </summary>
+    /// <value>The default is 600.</value>
+    public int SignaturePermitLimit { get; set; } = 600;
+
+    /// <summary>Gets or sets the window of <see cref="SignaturePermitLimit"/>.</summary>
+    /// <value>The default is 1 minute.</value>
+    public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Gets or sets how many recent refreshes the status page lists.</summary>
     /// <value>The default is 50.</value>
     public int TimelineLength { get; set; } = 50;

@@ -33,6 +33,7 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
     private int _stableCalls;
     private int _forcedCalls;
     private int _ticketCalls;
+    private int _quotaCalls;
     private int _apiCalls;
     private int _rejectedApiCalls;
 
@@ -60,6 +61,9 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
 
     /// <summary>Gets the number of <c>stable_token</c> calls with <c>force_refresh: true</c>.</summary>
     public int ForcedRefreshCalls => Volatile.Read(ref _forcedCalls);
+
+    /// <summary>Gets the number of <c>openapi/quota/get</c> calls.</summary>
+    public int QuotaQueryCalls => Volatile.Read(ref _quotaCalls);
 
     /// <summary>Gets the number of <c>ticket/getticket</c> calls.</summary>
     public int TicketCalls => Volatile.Read(ref _ticketCalls);
@@ -192,6 +196,7 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
         app.MapGet("/cgi-bin/get_api_domain_ip", ctx => ProtectedApiAsync(ctx));
         app.MapGet("/cgi-bin/getcallbackip", ctx => ProtectedApiAsync(ctx));
         app.MapGet("/cgi-bin/ticket/getticket", TicketAsync);
+        app.MapPost("/cgi-bin/openapi/quota/get", QuotaAsync);
         MapOpenPlatform(app);
     }
 
@@ -501,6 +506,58 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
             ["ticket"] = ticket!,
             ["expires_in"] = (long)_options.TicketLifetime.TotalSeconds,
         });
+    }
+
+    /// <summary>
+    /// <c>POST /cgi-bin/openapi/quota/get?access_token=…</c> with <c>{"cgi_path": "/cgi-bin/token"}</c> (or
+    /// <c>/cgi-bin/stable_token</c>): the app's own count of today's calls, as WeChat answers it
+    /// (<c>{"quota": {"daily_limit", "used", "remain"}}</c>); another path is 76021.
+    /// </summary>
+    private async Task QuotaAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _quotaCalls);
+        string? path = null;
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false);
+            path = body.RootElement.TryGetProperty("cgi_path", out var value) ? value.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            path = null;
+        }
+
+        int code;
+        long limit = 0, used = 0;
+        lock (_gate)
+        {
+            var now = _options.TimeProvider.GetUtcNow();
+            code = ValidateLocked(context.Request.Query["access_token"], now);
+            if (code == 0)
+            {
+                var app = _apps[_tokens[context.Request.Query["access_token"]!].AppId];
+                RollDay(app, now);
+                (code, limit, used) = path switch
+                {
+                    "/cgi-bin/token" => (0, _options.ClassicDailyQuota, app.ClassicToday),
+                    "/cgi-bin/stable_token" => (0, _options.StableDailyQuota, app.StableToday),
+                    _ => (76021, 0L, 0L),
+                };
+            }
+        }
+
+        if (code != 0)
+        {
+            await (code == 76021 ? WriteErrorAsync(context, code, "cgi_path not found, please check") : WriteErrorAsync(context, code, ErrorText(code))).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteJsonAsync(context, new()
+        {
+            ["errcode"] = 0,
+            ["errmsg"] = "ok",
+            ["quota"] = new Dictionary<string, long> { ["daily_limit"] = limit, ["used"] = used, ["remain"] = limit - used },
+        }).ConfigureAwait(false);
     }
 
     private static string ErrorText(int code) => code switch

@@ -21,16 +21,23 @@ public sealed class ArchitectureTests
 
         ["BackgroundCache.OAuth"] = ["BackgroundCache"],
 
+        ["BackgroundCache.DingTalk"] = ["BackgroundCache"],
+        ["BackgroundCache.DingTalk.Testing"] = ["BackgroundCache", "BackgroundCache.DingTalk"],
+        ["BackgroundCache.Douyin"] = ["BackgroundCache"],
+        ["BackgroundCache.Douyin.Testing"] = ["BackgroundCache", "BackgroundCache.Douyin"],
         ["BackgroundCache.WeCom"] = ["BackgroundCache"],
         ["BackgroundCache.WeCom.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeCom"],
         ["BackgroundCache.WeCom.Testing"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.Feishu"] = ["BackgroundCache"],
+        ["BackgroundCache.Feishu.AspNetCore"] = ["BackgroundCache", "BackgroundCache.Feishu"],
+        ["BackgroundCache.Feishu.Testing"] = [],
 
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
         ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],
 
         // The hub: the core, providers and coordination stores.
-        ["BackgroundCache.TokenHub"] = ["BackgroundCache", "BackgroundCache.WeChat", "BackgroundCache.StackExchangeRedis"],
+        ["BackgroundCache.TokenHub"] = ["BackgroundCache", "BackgroundCache.WeChat", "BackgroundCache.WeChat.AspNetCore", "BackgroundCache.OAuth", "BackgroundCache.StackExchangeRedis"],
     };
 
     public static TheoryData<string> Packages() => [.. PackageProjects().Select(p => Path.GetFileNameWithoutExtension(p))];

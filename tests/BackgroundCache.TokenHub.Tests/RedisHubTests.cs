@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using BackgroundCache.StackExchangeRedis.Tests;
+using BackgroundCache.TokenHub.Internal.Quota;
 using BackgroundCache.WeChat.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BackgroundCache.TokenHub.Tests;
@@ -32,15 +34,32 @@ public sealed class RedisHubTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task TwoHubsOnOneRedis_KeepOneQuotaLedger()
+    {
+        var (first, second) = await StartTwoHubsAsync();
+        await first.TokenAsync("a", "key-a");
+        await second.TokenAsync("b", "key-b1");
+
+        // Each hub makes calls of its own (a refresh is made by the hub it is asked of).
+        foreach (var hub in new[] { first, second, second })
+        {
+            await hub.App.Services.GetRequiredService<Internal.TokenHubCaches>().Token("a")!.RefreshAsync();
+            _time.Advance(TimeSpan.FromSeconds(31));
+        }
+
+        foreach (var hub in new[] { first, second })
+        {
+            var ledger = hub.App.Services.GetRequiredService<QuotaLedger>();
+            await ledger.RefreshAsync(CancellationToken.None);
+            var calls = ledger.Use("a").Single(u => u.Window.Name == "day").Used + ledger.Use("b").Single(u => u.Window.Name == "day").Used;
+            calls.Should().Be(_emulator.TokenCalls, "both hubs read one ledger, which counts every hub's calls").And.BeGreaterThanOrEqualTo(4);
+        }
+    }
+
+    [SkippableFact]
     public async Task TwoHubsOnOneRedis_ServeOneTokenFromOneUpstreamCall_AndAnInvalidationAtEitherRefreshesOnce()
     {
-        _redis = await RedisServer.StartAsync();
-        var settings = HubHost.TwoAppsThreeClients(_emulator);
-        settings.Remove("TokenHub:Apps:a:JsApiTicket");
-        settings["TokenHub:Redis"] = _redis.Configuration;
-        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
-        var first = await StartHubAsync(settings);
-        var second = await StartHubAsync(settings);
+        var (first, second) = await StartTwoHubsAsync();
 
         var tokens = new[]
         {
@@ -92,6 +111,17 @@ public sealed class RedisHubTests : IAsyncLifetime
     }
 
     /// <summary>Reads until the condition holds (the follower applies the leader's notification), bounded by the guard.</summary>
+    /// <summary>Two hubs of apps a and b (no ticket) on one new redis-server.</summary>
+    private async Task<(HubHost First, HubHost Second)> StartTwoHubsAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        var settings = HubHost.TwoAppsThreeClients(_emulator);
+        settings.Remove("TokenHub:Apps:a:JsApiTicket");
+        settings["TokenHub:Redis"] = _redis.Configuration;
+        settings["TokenHub:RedisKeyPrefix"] = $"test:{Guid.NewGuid():N}:";
+        return (await StartHubAsync(settings), await StartHubAsync(settings));
+    }
+
     private static async Task<string> EventuallyAsync(Func<Task<string>> read, Func<string, bool> condition)
     {
         using var guard = new CancellationTokenSource(HubHost.Guard);

@@ -134,7 +134,7 @@ public sealed class StartupTests : IAsyncLifetime
         var health = await hub.GetJsonAsync("health", null);
 
         health.GetProperty("status").GetString().Should().Be("Healthy");
-        health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b");
+        health.GetProperty("caches").EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo("token:a", "jsapi_ticket:a", "token:b", "quota:a", "quota:b");
     }
 
     [Fact]
@@ -199,7 +199,7 @@ public sealed class StartupTests : IAsyncLifetime
         act.Should().Throw<InvalidOperationException>().WithMessage("*AddTokenHub*");
     }
 
-    private static async Task<Exception> StartFailureAsync(WebApplication app)
+    internal static async Task<Exception> StartFailureAsync(WebApplication app)
     {
         try
         {
@@ -213,6 +213,6 @@ public sealed class StartupTests : IAsyncLifetime
         throw new InvalidOperationException("The hub started.");
     }
 
-    private static IEnumerable<Exception> Flatten(Exception e) =>
+    internal static IEnumerable<Exception> Flatten(Exception e) =>
         e is AggregateException aggregate ? aggregate.InnerExceptions.SelectMany(Flatten) : [e];
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using BackgroundCache.WeChat.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -57,10 +58,10 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         string[] Row(string app, string kind) => rows.Single(r => r[0] == app && r[1] == kind);
 
         // app, cache, state, version, fingerprint, age, next refresh in, expires in, failures, last error
-        Row("a", "token").Should().Equal("a", "token", "Fresh", "2", Row("a", "token")[4], "1m 15s", "1h 53m 45s", "1h 58m 45s", "0", string.Empty);
+        Row("a", "token").Should().Equal("a", "token", "Fresh", "2", Row("a", "token")[4], "1m 15s", "1h 53m 45s", "1h 58m 45s", "0", string.Empty, "WeChat");
         Row("a", "token")[4].Should().MatchRegex("^[0-9a-f]{8}$");
-        Row("b", "token").Should().Equal("b", "token", "Fresh", "1", Row("b", "token")[4], "11m 15s", "1h 43m 45s", "1h 48m 45s", "0", string.Empty);
-        Row("a", "jsapi_ticket").Should().Equal("a", "jsapi_ticket", "Fresh", "2", Row("a", "jsapi_ticket")[4], "1m 15s", "1h 53m 45s", "1h 58m 45s", "0", string.Empty);
+        Row("b", "token").Should().Equal("b", "token", "Fresh", "1", Row("b", "token")[4], "11m 15s", "1h 43m 45s", "1h 48m 45s", "0", string.Empty, "WeChat");
+        Row("a", "jsapi_ticket").Should().Equal("a", "jsapi_ticket", "Fresh", "2", Row("a", "jsapi_ticket")[4], "1m 15s", "1h 53m 45s", "1h 58m 45s", "0", string.Empty, "WeChat");
         rows.Should().HaveCount(3);
         // Newest first: the invalidation refreshed a's token and then its ticket; at start, each cache loaded once.
         Rows(dom, "timeline").Select(r => (r[0], r[1], r[2], r[3])).Should().BeEquivalentTo(new[]
@@ -110,6 +111,45 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
         Rows(html, "clients").Should().BeEquivalentTo(new[] { new[] { "all", "*", "1" }, ["ca", "a", "1"], ["cb", "b", "2"] }, o => o.WithStrictOrdering());
         Text(html, "updated").Should().Be("2026-11-25 08:01:15 UTC");
         Text(html, "banner").Should().BeEmpty();
+    }
+
+    [SkippableFact]
+    public async Task StatusPage_InHeadlessChromium_ShowsThreeProvidersTheirQuotasAndBurn()
+    {
+        Skip.If(Browser is null, NotInstalled);
+        _emulator.AddComponent(ProviderTests.ComponentAppId, "platform-secret", ProviderTests.ComponentToken, ProviderTests.EncodingAesKey);
+        await using var oauth = await BackgroundCache.Samples.TokenHub.OAuthEmulator.StartAsync();
+        oauth.AddClient("billing", "billing-secret");
+        var settings = ProviderTests.ThreeProviders(_emulator, oauth);
+        settings["TokenHub:Apps:oauth:Quotas:day"] = "10";
+        await using var hub = await HubHost.StartAsync(settings, _time);
+        await ProviderTests.PushTicketAndAuthorizeAsync(_emulator, hub, "wx-authorizer");
+        await hub.TokenAsync("wechat", "key-front");
+        await hub.TokenAsync("platform", "key-front");
+        var tokens = hub.App.Services.GetRequiredService<Internal.TokenHubCaches>().Token("oauth")!;
+        while (oauth.TokenCalls("billing") < 8)
+        {
+            await tokens.RefreshAsync();
+            _time.Advance(TimeSpan.FromSeconds(31));
+        }
+
+        var dom = await DumpDomAsync(hub.Address);
+
+        Rows(dom, "apps").Select(r => (r[0], r[1], r[2], r[^1])).Should().BeEquivalentTo(new[]
+        {
+            ("oauth", "token", "Fresh", "ClientCredentials"),
+            ("platform", "token", "Fresh", "WeChatOpenPlatform"),
+            ("wechat", "token", "Fresh", "WeChat"),
+            ("wechat", "jsapi_ticket", "Fresh", "WeChat"),
+        });
+        var quotas = Rows(dom, "quotas");
+        quotas.Should().ContainEquivalentOf(new[] { "oauth", "day", "8", "10", "80 %", "-" })
+            .And.ContainEquivalentOf(new[] { "platform", "day", "1", "-", "no limit", "-" })
+            .And.ContainEquivalentOf(new[] { "wechat", "day", "1", "500000", "0 %", "-" })
+            .And.ContainEquivalentOf(new[] { "wechat", "force_refresh_day", "0", "20", "0 %", "-" });
+        dom.Should().MatchRegex("<td class=\"high\"><span class=\"bar\"><span style=\"width: 80%;\">", "the 80 % bar is drawn in the warning colour, 80 % wide");
+        Regex.Matches(dom, "class=\"label\">([^<]*)<").Select(m => m.Groups[1].Value).Should().Equal("oauth: 8 calls in 24 h", "platform: 1 calls in 24 h", "wechat: 1 calls in 24 h");
+        Text(dom, "error").Should().BeEmpty();
     }
 
     private static async Task WaitForTimelineAsync(HubHost hub, int entries)
@@ -178,7 +218,7 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
     {
         var body = Regex.Match(dom, $"<table id=\"{table}\">.*?<tbody>(.*?)</tbody>", RegexOptions.Singleline).Groups[1].Value;
         return RowPattern().Matches(body)
-            .Select(r => CellPattern().Matches(r.Groups[1].Value).Select(c => System.Net.WebUtility.HtmlDecode(c.Groups[1].Value)).ToArray())
+            .Select(r => CellPattern().Matches(r.Groups[1].Value).Select(c => System.Net.WebUtility.HtmlDecode(TagPattern().Replace(c.Groups[1].Value, string.Empty).Trim())).ToArray())
             .ToList();
     }
 
@@ -190,4 +230,7 @@ public sealed partial class StatusPageBrowserTests(ITestOutputHelper output) : I
 
     [GeneratedRegex("<td[^>]*>(.*?)</td>", RegexOptions.Singleline)]
     private static partial Regex CellPattern();
+
+    [GeneratedRegex("<[^>]+>")]
+    private static partial Regex TagPattern();
 }

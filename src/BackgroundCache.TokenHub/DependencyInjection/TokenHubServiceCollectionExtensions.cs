@@ -2,6 +2,8 @@ using System.Threading.RateLimiting;
 using BackgroundCache;
 using BackgroundCache.TokenHub;
 using BackgroundCache.TokenHub.Internal;
+using BackgroundCache.TokenHub.Internal.Providers;
+using BackgroundCache.TokenHub.Internal.Quota;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
@@ -18,8 +20,8 @@ public static class TokenHubServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the token hub configured by <paramref name="configuration"/> (usually <c>Configuration.GetSection("TokenHub")</c>,
-    /// bound to <see cref="TokenHubServerOptions"/>): a refreshing WeChat access token per app of <c>Apps</c> (and its
-    /// JS-SDK ticket when asked), each with a health check; the API-key authentication scheme and the per-app
+    /// bound to <see cref="TokenHubServerOptions"/>): a refreshing token per app of <c>Apps</c> from the app's <c>Provider</c> (WeChat, WeChatOpenPlatform,
+    /// ClientCredentials; a WeChat app's JS-SDK ticket when asked), each with a health check; the API-key authentication scheme and the per-app
     /// authorization policies of <c>Clients</c>; the per-client invalidation limit; and, when <c>Redis</c> is set, Redis
     /// coordination of every app's token. The apps are read now; everything is validated when the host starts.
     /// </summary>
@@ -39,7 +41,7 @@ public static class TokenHubServiceCollectionExtensions
         var snapshot = configuration.Get<TokenHubServerOptions>() ?? new TokenHubServerOptions();
         var redis = string.IsNullOrWhiteSpace(snapshot.Redis) ? null : snapshot.Redis;
         var registry = new TokenHubRegistry(
-            snapshot.Apps.Select(a => KeyValuePair.Create(a.Key, a.Value.JsApiTicket)),
+            snapshot.Apps.Select(a => (a.Key, a.Value.Provider, a.Value.JsApiTicket)),
             redis is not null,
             configuration.GetSection("ApiKeys").GetChildren().Any());
         services.AddSingleton(registry);
@@ -51,6 +53,15 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddSingleton<TokenHubCaches>();
         services.TryAddSingleton<RefreshTimeline>();
         services.TryAddSingleton(sp => new TokenHubMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<IQuotaStore>(sp => redis is null
+            ? new MemoryQuotaStore()
+            : new RedisQuotaStore(redis, snapshot.RedisKeyPrefix));
+        services.TryAddSingleton<IssuerQuota>();
+        services.TryAddSingleton(sp => new QuotaLedger(
+            registry.AppNames.ToDictionary(n => n, registry.Quotas),
+            sp.GetRequiredService<IQuotaStore>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<TokenHubMetrics>().Meter));
         services.TryAddSingleton(sp =>
         {
             var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
@@ -62,6 +73,14 @@ public static class TokenHubServiceCollectionExtensions
                 Limiter(hub.InvalidationPermitLimitPerApp),
                 sp.GetRequiredService<TimeProvider>(),
                 hub.InvalidationWindow);
+        });
+
+        services.TryAddSingleton(sp =>
+        {
+            var hub = sp.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+            return new SignatureLimiter(PartitionedRateLimiter.Create<string, string>(partition => RateLimitPartition.GetFixedWindowLimiter(
+                partition,
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = hub.SignaturePermitLimit, Window = hub.SignatureWindow, QueueLimit = 0 })));
         });
 
         // Registered before the caches, so the timeline listens before their first fetch.
@@ -81,31 +100,26 @@ public static class TokenHubServiceCollectionExtensions
 
         foreach (var name in registry.AppNames)
         {
+            // Each provider binds the app's section as its own options section, so an app takes its provider's keys.
             var app = configuration.GetSection($"Apps:{name}");
-            var token = services.AddWeChatAccessToken(name, app).WithHealthCheck($"token:{name}");
+            registry.SetSection(name, app);
+            var provider = registry.Provider(name);
+            provider.Register(new HubAppRegistration(services, name, app, redis, snapshot.RedisKeyPrefix, registry));
             services.AddOptions<RefreshingCacheOptions>(name).Bind(app.GetSection("Cache"));
-            if (redis is not null)
+
+            // The ledger counts on the app's own HttpClient (a configured HttpClientName is kept: it must then be the app's alone).
+            var httpClientName = app["HttpClientName"] is { Length: > 0 } configured ? configured : "BackgroundCache.TokenHub." + name;
+            if (app["HttpClientName"] is not { Length: > 0 })
             {
-                // The token and (below) the JS-SDK ticket: one refresher each across the hubs on this Redis.
-                token.UseRedisCoordination(o =>
-                {
-                    o.Configuration = redis;
-                    o.KeyPrefix = snapshot.RedisKeyPrefix;
-                });
+                provider.UseHttpClient(services, name, httpClientName);
             }
 
-            if (registry.HasTicket(name))
-            {
-                var ticket = services.AddWeChatJsApiTicket(name).WithHealthCheck($"jsapi_ticket:{name}");
-                if (redis is not null)
-                {
-                    ticket.UseRedisCoordination(o =>
-                    {
-                        o.Configuration = redis;
-                        o.KeyPrefix = snapshot.RedisKeyPrefix;
-                    });
-                }
-            }
+            services.AddHttpClient(httpClientName)
+                .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan) // the engine bounds each fetch itself
+                .AddHttpMessageHandler(sp => new QuotaCountingHandler(sp.GetRequiredService<QuotaLedger>(), provider, name));
+            registry.SetQuotas(name, QuotaWindow.Apply(provider.DefaultQuotas(app), app.GetSection("Quotas")));
+            health.AddCheck<QuotaHealthCheck>($"quota:{name}", tags: [name]);
+            registry.AddHealthCheck($"quota:{name}");
         }
 
         return new TokenHubBuilder(services, registry);

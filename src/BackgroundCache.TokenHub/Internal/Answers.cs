@@ -19,6 +19,17 @@ internal sealed record UnavailableAnswer(string Error, string Name, string State
 
 internal sealed record InvalidateRequest(string? AccessToken);
 
+internal sealed record SignatureRequest(string? Url);
+
+/// <summary>What <c>wx.config</c> takes, in its own (camelCase) names; never the ticket.</summary>
+internal sealed record SignatureAnswer(
+    [property: JsonPropertyName("appId")] string AppId,
+    [property: JsonPropertyName("timestamp")] long Timestamp,
+    [property: JsonPropertyName("nonceStr")] string NonceStr,
+    [property: JsonPropertyName("signature")] string Signature,
+    [property: JsonPropertyName("url")] string Url,
+    [property: JsonPropertyName("emulated")] bool? Emulated);
+
 internal sealed record StatusReport(
     DateTimeOffset Now,
     bool RedisCoordinated,
@@ -29,7 +40,10 @@ internal sealed record StatusReport(
     IReadOnlyList<ClientReport> Clients,
     string? Notice);
 
-internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket);
+internal sealed record AppReport(string Name, bool Emulated, string? Emulator, CacheReport Token, CacheReport? Ticket, string Provider, IReadOnlyList<QuotaReport> Quotas, IReadOnlyList<long> Burn);
+
+/// <summary>One quota window of an app: calls so far, the limit (null: counted only) and the share used, in percent.</summary>
+internal sealed record QuotaReport(string Window, long Used, long? Limit, double? Percent, long? IssuerUsed = null);
 
 internal sealed record CacheReport(
     string State,
@@ -56,5 +70,7 @@ internal sealed record ClientReport(string Id, IReadOnlyList<string> Apps, int K
 [JsonSerializable(typeof(ErrorAnswer))]
 [JsonSerializable(typeof(UnavailableAnswer))]
 [JsonSerializable(typeof(InvalidateRequest))]
+[JsonSerializable(typeof(SignatureRequest))]
+[JsonSerializable(typeof(SignatureAnswer))]
 [JsonSerializable(typeof(StatusReport))]
 internal sealed partial class TokenHubJsonContext : JsonSerializerContext;

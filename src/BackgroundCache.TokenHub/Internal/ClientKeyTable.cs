@@ -24,7 +24,8 @@ internal sealed class ClientKeyTable
                 c.Key,
                 c.Value.Apps.Contains(TokenHubServerOptions.AllApps),
                 c.Value.Apps.Where(a => a != TokenHubServerOptions.AllApps).ToFrozenSet(StringComparer.Ordinal),
-                KeysOf(c.Value).Count()),
+                KeysOf(c.Value).Count(),
+                c.Value.CanForceRefresh),
             StringComparer.Ordinal);
     }
 
@@ -55,6 +56,8 @@ internal sealed class ClientKeyTable
         return found;
     }
 
+    public bool MayForce(string clientId) => _clients.TryGetValue(clientId, out var client) && client.CanForceRefresh;
+
     public bool MayRead(string clientId, string app) =>
         _clients.TryGetValue(clientId, out var client) && (client.AllApps || client.Apps.Contains(app));
 
@@ -80,5 +83,5 @@ internal sealed class ClientKeyTable
         }
     }
 
-    internal sealed record ClientEntry(string Id, bool AllApps, FrozenSet<string> Apps, int KeyCount);
+    internal sealed record ClientEntry(string Id, bool AllApps, FrozenSet<string> Apps, int KeyCount, bool CanForceRefresh);
 }

@@ -1,4 +1,3 @@
-using BackgroundCache.WeChat;
 using Microsoft.Extensions.Logging;
 
 namespace BackgroundCache.TokenHub.Internal;
@@ -14,11 +13,11 @@ internal static partial class Log
     public const int RequestBodyRefusedId = 4005;
     public const int NoAppId = 4006;
 
-    [LoggerMessage(EmulatedAppId, LogLevel.Warning, "App '{App}' is served by a WeChat EMULATOR at {Emulator}: its tokens are not WeChat tokens, and every answer says so. Configure TokenHub:Apps:{App}:AppSecret to use WeChat.")]
+    [LoggerMessage(EmulatedAppId, LogLevel.Warning, "App '{App}' is served by an EMULATOR at {Emulator}: its tokens are not real tokens of its issuer, and every answer says so. Configure the app's secret under TokenHub:Apps:{App} to use the issuer.")]
     public static partial void EmulatedApp(ILogger logger, string app, Uri emulator);
 
-    [LoggerMessage(RealAppId, LogLevel.Information, "App '{App}' ({AppId}) refreshes its token from WeChat at {BaseAddress} in {Mode} mode.")]
-    public static partial void RealApp(ILogger logger, string app, string appId, Uri baseAddress, WeChatTokenMode mode);
+    [LoggerMessage(RealAppId, LogLevel.Information, "App '{App}' ({AppId}) refreshes its token from {Issuer} at {BaseAddress}.")]
+    public static partial void RealApp(ILogger logger, string app, string appId, string issuer, Uri? baseAddress);
 
     [LoggerMessage(DevelopmentClientId, LogLevel.Warning, "No client is configured: in Development, client 'dev' with key 'dev-key' reads every app. Configure TokenHub:Clients to replace it; outside Development start fails without a client.")]
     public static partial void DevelopmentClient(ILogger logger);

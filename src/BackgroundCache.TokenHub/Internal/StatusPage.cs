@@ -20,6 +20,8 @@ internal static class StatusPage
         var registry = services.GetRequiredService<TokenHubRegistry>();
         var caches = services.GetRequiredService<TokenHubCaches>();
         var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+        var ledger = services.GetRequiredService<Quota.QuotaLedger>();
+        var issuer = services.GetRequiredService<Quota.IssuerQuota>();
         var apps = registry.AppNames.Select(name =>
         {
             var token = caches.Token(name)!;
@@ -29,7 +31,15 @@ internal static class StatusPage
                 registry.IsEmulated(name),
                 registry.EmulatorAddress(name)?.ToString(),
                 Cache(token.Status, token.TryGetValue(out var t) ? t.Fingerprint : null, now),
-                ticket is null ? null : Cache(ticket.Status, ticket.TryGetValue(out var k) ? AccessToken.ComputeFingerprint(k.Value) : null, now));
+                ticket is null ? null : Cache(ticket.Status, ticket.TryGetValue(out var k) ? AccessToken.ComputeFingerprint(k.Value) : null, now),
+                registry.Provider(name).Name,
+                [.. ledger.Use(name).Select(u => new QuotaReport(
+                    u.Window.Name,
+                    u.Used,
+                    u.Limit,
+                    u.Limit is null ? null : Math.Round(u.Share * 100, 1),
+                    u.Window is { Name: "day", Counts: Quota.QuotaCalls.Token } ? issuer.Get(name)?.Used : null))],
+                ledger.Burn(name));
         }).ToList();
         var clients = services.GetRequiredService<ClientKeyTable>().Clients
             .Select(c => new ClientReport(c.Id, c.AllApps ? [TokenHubServerOptions.AllApps] : [.. c.Apps.Order(StringComparer.Ordinal)], c.KeyCount))
@@ -70,11 +80,23 @@ internal static class StatusPage
 
         foreach (var app in report.Apps)
         {
-            CacheRow(apps, app.Name, "token", app.Token);
+            CacheRow(apps, app.Name, app.Provider, "token", app.Token);
             if (app.Ticket is not null)
             {
-                CacheRow(apps, app.Name, "jsapi_ticket", app.Ticket);
+                CacheRow(apps, app.Name, app.Provider, "jsapi_ticket", app.Ticket);
             }
+        }
+
+        var quotas = new StringBuilder();
+        var burns = new StringBuilder();
+        foreach (var app in report.Apps)
+        {
+            foreach (var quota in app.Quotas)
+            {
+                QuotaRow(quotas, app.Name, quota);
+            }
+
+            BurnChart(burns, app);
         }
 
         var timeline = new StringBuilder();
@@ -102,6 +124,8 @@ internal static class StatusPage
             .Replace("{{BANNER}}", emulated.Count > 0 ? WebUtility.HtmlEncode(Banner(emulated)) : string.Empty)
             .Replace("{{HEADER}}", WebUtility.HtmlEncode(report.ApiKeyHeader))
             .Replace("{{APPS}}", apps.ToString())
+            .Replace("{{QUOTAS}}", quotas.ToString())
+            .Replace("{{BURN}}", burns.ToString())
             .Replace("{{TIMELINE}}", timeline.ToString())
             .Replace("{{CLIENTS}}", clients.ToString())
             .ToString();
@@ -110,9 +134,37 @@ internal static class StatusPage
     private const string RedisMode = "Tokens coordinated through Redis (one refresher for all hubs).";
 
     private static string Banner(IEnumerable<string> emulated) =>
-        "EMULATOR: " + string.Join(", ", emulated) + " served by a WeChat emulator; these tokens are not WeChat tokens.";
+        "EMULATOR: " + string.Join(", ", emulated) + " served by an emulator; these tokens are not real tokens of their issuers.";
 
-    private static void CacheRow(StringBuilder body, string app, string kind, CacheReport c) => Row(
+    /// <summary>The script's <c>quotaRow</c>: app, window, used, limit, and the share as text over a bar.</summary>
+    private static void QuotaRow(StringBuilder body, string app, QuotaReport q)
+    {
+        var level = q.Percent is >= 100 ? "full" : q.Percent is >= 80 ? "high" : "ok";
+        body.Append("<tr><td>").Append(WebUtility.HtmlEncode(app)).Append("</td><td>").Append(WebUtility.HtmlEncode(q.Window))
+            .Append("</td><td>").Append(q.Used.ToString(CultureInfo.InvariantCulture))
+            .Append("</td><td>").Append(q.Limit?.ToString(CultureInfo.InvariantCulture) ?? "-")
+            .Append("</td><td class=\"").Append(level).Append("\"><span class=\"bar\"><span style=\"width:")
+            .Append(Math.Min(100, q.Percent ?? 0).ToString("0.#", CultureInfo.InvariantCulture)).Append("%\"></span></span> ")
+            .Append(q.Percent is { } p ? p.ToString("0.#", CultureInfo.InvariantCulture) + " %" : "no limit")
+            .Append("</td><td>").Append(q.IssuerUsed?.ToString(CultureInfo.InvariantCulture) ?? "-").Append("</td></tr>");
+    }
+
+    /// <summary>The script's <c>burnChart</c>: the app's token calls per hour over the last 24 hours, as 24 bars.</summary>
+    private static void BurnChart(StringBuilder body, AppReport app)
+    {
+        var peak = Math.Max(1, app.Burn.DefaultIfEmpty(0).Max());
+        body.Append("<div class=\"burn\" data-app=\"").Append(WebUtility.HtmlEncode(app.Name)).Append("\"><span class=\"label\">")
+            .Append(WebUtility.HtmlEncode(app.Name)).Append(": ").Append(app.Burn.Sum().ToString(CultureInfo.InvariantCulture)).Append(" calls in 24 h</span>");
+        foreach (var calls in app.Burn)
+        {
+            body.Append("<span class=\"h\" title=\"").Append(calls.ToString(CultureInfo.InvariantCulture)).Append("\" style=\"height:")
+                .Append((2 + (calls * 28 / peak)).ToString(CultureInfo.InvariantCulture)).Append("px\"></span>");
+        }
+
+        body.Append("</div>");
+    }
+
+    private static void CacheRow(StringBuilder body, string app, string provider, string kind, CacheReport c) => Row(
         body,
         (app, null),
         (kind, null),
@@ -123,7 +175,8 @@ internal static class StatusPage
         (Span(c.NextRefreshInSeconds), null),
         (Span(c.ExpiresInSeconds), null),
         (c.ConsecutiveFailures.ToString(CultureInfo.InvariantCulture), null),
-        (c.LastError ?? string.Empty, null));
+        (c.LastError ?? string.Empty, null),
+        (provider, null));
 
     private static void Row(StringBuilder body, params (string Text, string? Class)[] cells)
     {
@@ -170,6 +223,9 @@ table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #ccc;paddin
 th{background:#f4f4f4}.Fresh,.success{color:#060}.Stale,.shared{color:#a60}.Unavailable,.Loading,.Stopped,.failure,.timeout{color:#a00}
 #banner{background:#fff3cd;border:1px solid #e0c060;padding:.5rem .8rem}#error{color:#a00}.notice{color:#a00}
 small{color:#666}
+.bar{display:inline-block;width:8rem;height:.7rem;border:1px solid #999;vertical-align:middle}.bar span{display:block;height:100%;background:#4a4}
+.high .bar span{background:#d90}.full .bar span{background:#c00}.high,.full{font-weight:bold}.full{color:#a00}
+.burn{display:flex;align-items:flex-end;gap:1px;margin:.3rem 0;height:2.6rem}.burn .label{width:16rem;align-self:center;font-size:.85rem}.burn .h{width:.45rem;background:#68a}
 </style>
 </head>
 <body data-status="{{STATUS_URL}}">
@@ -177,12 +233,15 @@ small{color:#666}
 <p id="banner" style="display:{{BANNER_STYLE}}">{{BANNER}}</p>
 <p><small>Updated <span id="updated">{{UPDATED}}</span>; refreshes every 5 s. <span id="mode">{{MODE}}</span></small> <span id="error"></span></p>
 <h2>Apps</h2>
-<table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th></tr></thead><tbody>{{APPS}}</tbody></table>
+<table id="apps"><thead><tr><th>app</th><th>cache</th><th>state</th><th>version</th><th>fingerprint</th><th>age</th><th>next refresh in</th><th>expires in</th><th>failures</th><th>last error</th><th>provider</th></tr></thead><tbody>{{APPS}}</tbody></table>
+<h2>Upstream quotas</h2>
+<table id="quotas"><thead><tr><th>app</th><th>window</th><th>calls</th><th>quota</th><th>used</th><th>issuer's count</th></tr></thead><tbody>{{QUOTAS}}</tbody></table>
+<div id="burn" title="token calls per hour, last 24 hours">{{BURN}}</div>
 <h2>Recent refreshes</h2>
 <table id="timeline"><thead><tr><th>time (UTC)</th><th>app</th><th>cache</th><th>outcome</th><th>duration</th></tr></thead><tbody>{{TIMELINE}}</tbody></table>
 <h2>Clients</h2>
 <table id="clients"><thead><tr><th>client</th><th>apps</th><th>keys</th></tr></thead><tbody>{{CLIENTS}}</tbody></table>
-<p><small>API: <code>GET tokens/{name}</code>, <code>POST tokens/{name}/invalidate</code>, <code>GET tickets/{name}</code> with a client's key in the <code id="header">{{HEADER}}</code> header; <code>GET health</code>.</small></p>
+<p><small>API: <code>GET tokens/{name}</code>, <code>POST tokens/{name}/invalidate</code>, <code>GET tickets/{name}</code>, <code>POST tickets/{name}/signature</code>, <code>GET tokens/{name}/authorizers/{appid}</code> with a client's key in the <code id="header">{{HEADER}}</code> header; <code>GET health</code>.</small></p>
 <script>
 "use strict";
 const url = document.body.dataset.status;
@@ -207,7 +266,37 @@ function row(body, cells) {
 }
 function cacheRow(body, app, kind, c) {
   row(body, [[app.name], [kind], [c.state, c.state], [String(c.version)], [c.fingerprint || "-"], [span(c.age_seconds)],
-    [span(c.next_refresh_in_seconds)], [span(c.expires_in_seconds)], [String(c.consecutive_failures)], [c.last_error || ""]]);
+    [span(c.next_refresh_in_seconds)], [span(c.expires_in_seconds)], [String(c.consecutive_failures)], [c.last_error || ""], [app.provider]]);
+}
+function pct(p) { return String(Math.round(p * 10) / 10); }
+function quotaRow(body, app, q) {
+  const tr = document.createElement("tr");
+  for (const text of [app.name, q.window, String(q.used), q.limit === undefined || q.limit === null ? "-" : String(q.limit)]) {
+    const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
+  }
+  const has = q.percent !== undefined && q.percent !== null;
+  const td = document.createElement("td");
+  td.className = has && q.percent >= 100 ? "full" : has && q.percent >= 80 ? "high" : "ok";
+  const bar = document.createElement("span"); bar.className = "bar";
+  const fill = document.createElement("span"); fill.style.width = pct(has ? Math.min(100, q.percent) : 0) + "%";
+  bar.appendChild(fill); td.appendChild(bar);
+  td.appendChild(document.createTextNode(" " + (has ? pct(q.percent) + " %" : "no limit")));
+  tr.appendChild(td);
+  const issuer = document.createElement("td");
+  issuer.textContent = q.issuer_used === undefined || q.issuer_used === null ? "-" : String(q.issuer_used);
+  tr.appendChild(issuer); body.appendChild(tr);
+}
+function burnChart(body, app) {
+  const div = document.createElement("div"); div.className = "burn"; div.dataset.app = app.name;
+  const label = document.createElement("span"); label.className = "label";
+  label.textContent = app.name + ": " + app.burn.reduce((a, b) => a + b, 0) + " calls in 24 h";
+  div.appendChild(label);
+  const peak = Math.max(1, ...app.burn);
+  for (const calls of app.burn) {
+    const h = document.createElement("span"); h.className = "h"; h.title = String(calls);
+    h.style.height = (2 + Math.floor(calls * 28 / peak)) + "px"; div.appendChild(h);
+  }
+  body.appendChild(div);
 }
 function render(s) {
   document.getElementById("updated").textContent = time(s.now) + " UTC";
@@ -215,11 +304,14 @@ function render(s) {
   document.getElementById("mode").textContent = s.redis_coordinated ? "Tokens coordinated through Redis (one refresher for all hubs)." : "";
   const emulated = s.apps.filter(a => a.emulated).map(a => a.name);
   const banner = document.getElementById("banner");
-  banner.textContent = emulated.length ? "EMULATOR: " + emulated.join(", ") + " served by a WeChat emulator; these tokens are not WeChat tokens." : "";
+  banner.textContent = emulated.length ? "EMULATOR: " + emulated.join(", ") + " served by an emulator; these tokens are not real tokens of their issuers." : "";
   banner.style.display = emulated.length ? "block" : "none";
   const apps = document.querySelector("#apps tbody"); apps.replaceChildren();
   if (s.notice) row(apps, [[s.notice, "notice"]]);
   for (const a of s.apps) { cacheRow(apps, a, "token", a.token); if (a.ticket) cacheRow(apps, a, "jsapi_ticket", a.ticket); }
+  const quotas = document.querySelector("#quotas tbody"); quotas.replaceChildren();
+  const burn = document.getElementById("burn"); burn.replaceChildren();
+  for (const a of s.apps) { for (const q of a.quotas) quotaRow(quotas, a, q); burnChart(burn, a); }
   const timeline = document.querySelector("#timeline tbody"); timeline.replaceChildren();
   if (!s.timeline.length) row(timeline, [["no refresh yet"], [""], [""], [""], [""]]);
   for (const e of s.timeline) row(timeline, [[time(e.at)], [e.app], [e.cache], [e.outcome, e.outcome], [e.duration_ms + " ms"]]);

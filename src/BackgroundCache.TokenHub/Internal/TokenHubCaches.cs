@@ -12,7 +12,12 @@ namespace BackgroundCache.TokenHub.Internal;
 internal sealed class TokenHubCaches(IServiceProvider services, TokenHubRegistry registry)
 {
     private readonly FrozenDictionary<string, IRefreshingCache<AccessToken>> _tokens = registry.AppNames.ToFrozenDictionary(
-        n => n, n => services.GetRequiredKeyedService<IRefreshingCache<AccessToken>>(n), StringComparer.Ordinal);
+        n => n, n => registry.Provider(n).Token(services, n), StringComparer.Ordinal);
+
+    private readonly FrozenDictionary<string, IRefreshingCacheSet<string, AccessToken>> _authorizers = registry.AppNames
+        .Select(n => (Name: n, Set: registry.Provider(n).Authorizers(services, n)))
+        .Where(a => a.Set is not null)
+        .ToFrozenDictionary(a => a.Name, a => a.Set!, StringComparer.Ordinal);
 
     private readonly FrozenDictionary<string, IRefreshingCache<WeChatJsApiTicket>> _tickets = registry.AppNames.Where(registry.HasTicket).ToFrozenDictionary(
         n => n, n => services.GetRequiredKeyedService<IRefreshingCache<WeChatJsApiTicket>>(n), StringComparer.Ordinal);
@@ -20,6 +25,8 @@ internal sealed class TokenHubCaches(IServiceProvider services, TokenHubRegistry
     public IRefreshingCache<AccessToken>? Token(string app) => _tokens.GetValueOrDefault(app);
 
     public IRefreshingCache<WeChatJsApiTicket>? Ticket(string app) => _tickets.GetValueOrDefault(app);
+
+    public IRefreshingCacheSet<string, AccessToken>? Authorizers(string app) => _authorizers.GetValueOrDefault(app);
 }
 
 /// <summary>
@@ -125,4 +132,17 @@ internal sealed class InvalidationLimiter(
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(app + "\n" + token)), 0, 16);
 
     private readonly record struct Decision(TimeSpan? RetryAfter, DateTimeOffset Until);
+}
+
+/// <summary>The per-client limit of JS-SDK signatures (no upstream call, but each one reads the ticket: keep it bounded).</summary>
+internal sealed class SignatureLimiter(PartitionedRateLimiter<string> perClient) : IDisposable
+{
+    /// <summary>Null when allowed; otherwise how long to wait.</summary>
+    public TimeSpan? TryAcquire(string client)
+    {
+        using var lease = perClient.AttemptAcquire(client);
+        return lease.IsAcquired ? null : lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+    }
+
+    public void Dispose() => perClient.Dispose();
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.Json;
 using BackgroundCache.WeChat;
 using Microsoft.AspNetCore.Http;
@@ -46,6 +47,37 @@ internal static class TokenHubEndpoints
         await WriteTokenAsync(context, name, token).ConfigureAwait(false);
     }
 
+    /// <summary><c>GET /tokens/{name}/authorizers/{appid}</c>: an Open Platform authorizer's token (the client needs the platform).</summary>
+    public static async Task GetAuthorizerTokenAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var appId = context.Request.RouteValues["appid"] as string ?? string.Empty;
+        var set = context.RequestServices.GetRequiredService<TokenHubCaches>().Authorizers(name);
+        if (set is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_token", $"The hub has no Open Platform app named '{name}' (TokenHub:Apps:{name}:Provider=WeChatOpenPlatform).", name)).ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            token = await set.GetAsync(appId, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex) when (ex.InnerException is CacheKeyNotFoundException)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_authorizer", $"'{appId}' has not authorized the platform '{name}'.", name)).ConfigureAwait(false);
+            return;
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, set.GetOrAdd(appId).Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+    }
+
     public static async Task InvalidateAsync(HttpContext context)
     {
         var name = Name(context);
@@ -60,23 +92,19 @@ internal static class TokenHubEndpoints
         var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
         var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
         var metrics = services.GetRequiredService<TokenHubMetrics>();
-        var body = await ReadBodyAsync(context, options.MaxRequestBodySize).ConfigureAwait(false);
-        if (body is null)
+        if (context.Request.Query["force"] == "true")
         {
-            metrics.Invalidation(client, name, "invalid");
-            Log.RequestBodyRefused(Logger(services), client, name, options.MaxRequestBodySize);
-            await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {options.MaxRequestBodySize} bytes.", name)).ConfigureAwait(false);
+            await ForceRefreshAsync(context, name, client).ConfigureAwait(false);
             return;
         }
 
-        InvalidateRequest? request;
-        try
+        var (tooLarge, request) = await ReadJsonAsync(context, options.MaxRequestBodySize, TokenHubJsonContext.Default.InvalidateRequest).ConfigureAwait(false);
+        if (tooLarge)
         {
-            request = body.Length == 0 ? null : JsonSerializer.Deserialize(body, TokenHubJsonContext.Default.InvalidateRequest);
-        }
-        catch (JsonException)
-        {
-            request = null;
+            metrics.Invalidation(client, name, "invalid");
+            Log.RequestBodyRefused(Logger(services), client, name, options.MaxRequestBodySize);
+            await WriteTooLargeAsync(context, name, options.MaxRequestBodySize).ConfigureAwait(false);
+            return;
         }
 
         if (string.IsNullOrEmpty(request?.AccessToken))
@@ -145,6 +173,99 @@ internal static class TokenHubEndpoints
             emulated)).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>POST /tokens/{name}/invalidate?force=true</c>: a new WeChat stable token now (a leaked token), for clients with
+    /// <c>CanForceRefresh</c>, within the force budget of the app's ledger (<c>force_refresh_day</c>, 20 by default, shared by
+    /// every hub on Redis) and WeChat's 30 s spacing.
+    /// </summary>
+    private static async Task ForceRefreshAsync(HttpContext context, string name, string client)
+    {
+        var services = context.RequestServices;
+        var metrics = services.GetRequiredService<TokenHubMetrics>();
+        if (!services.GetRequiredService<ClientKeyTable>().MayForce(client))
+        {
+            metrics.Invalidation(client, name, "forbidden");
+            await WriteAsync(context, StatusCodes.Status403Forbidden, new ErrorAnswer("force_refresh_not_allowed", $"Client '{client}' may not force a refresh: set TokenHub:Clients:{client}:CanForceRefresh=true on the hub.", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var registry = services.GetRequiredService<TokenHubRegistry>();
+        var ledger = services.GetRequiredService<Quota.QuotaLedger>();
+        await ledger.RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+        var budget = ledger.Use(name).FirstOrDefault(u => u.Window.Counts == Quota.QuotaCalls.ForcedRefresh);
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        if (budget.Window is { Limit: { } limit } window && budget.Used >= limit)
+        {
+            metrics.Invalidation(client, name, "limited");
+            var reset = DateTimeOffset.FromUnixTimeSeconds(window.StartOf(now)) + window.Length;
+            await WriteForceLimitedAsync(context, name, reset - now, $"App '{name}' has used its {limit} forced refreshes of this day (resets at midnight China Standard Time).").ConfigureAwait(false);
+            return;
+        }
+
+        AccessToken token;
+        try
+        {
+            if (registry.Provider(name).ForceRefreshAsync(services, name, context.RequestAborted) is not { } force)
+            {
+                metrics.Invalidation(client, name, "invalid");
+                await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("force_refresh_unsupported", $"Only a WeChat app in StableToken mode can force a new token; '{name}' gets a new token on every refresh or from an issuer without such a call.", name)).ConfigureAwait(false);
+                return;
+            }
+
+            token = await force.ConfigureAwait(false);
+        }
+        catch (WeChatApiException ex) when (ex.IsQuotaError || ex.Kind == WeChatErrorKind.BreakerOpen)
+        {
+            metrics.Invalidation(client, name, "limited");
+            await WriteForceLimitedAsync(context, name, ex.RetryAfter ?? TimeSpan.FromMinutes(1), ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.Invalidation(client, name, "unavailable");
+            await WriteUnavailableAsync(context, name, services.GetRequiredService<TokenHubCaches>().Token(name)!.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        metrics.Invalidation(client, name, "forced");
+        await WriteAsync(context, StatusCodes.Status200OK, new InvalidateAnswer(
+            token.Value, token.ExpiresAt, ExpiresIn(token.ExpiresAt, now), true, null, Emulated(context, name))).ConfigureAwait(false);
+    }
+
+    private static Task WriteForceLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string detail) =>
+        WriteLimitedAsync(context, name, retryAfter, "force_refresh_budget", detail);
+
+    /// <summary>429 with <c>Retry-After</c> in whole seconds (at least 1), the detail ending with the wait.</summary>
+    private static Task WriteLimitedAsync(HttpContext context, string name, TimeSpan retryAfter, string error, string detail)
+    {
+        var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+        context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return WriteAsync(context, StatusCodes.Status429TooManyRequests, new ErrorAnswer(error, detail + $" Retry after {seconds} s.", name));
+    }
+
+    private static Task WriteTooLargeAsync(HttpContext context, string name, long limit) =>
+        WriteAsync(context, StatusCodes.Status413PayloadTooLarge, new ErrorAnswer("body_too_large", $"The body must not exceed {limit} bytes.", name));
+
+    /// <summary>Reads a small JSON body: too large, or its value (null when empty or not the JSON expected).</summary>
+    private static async Task<(bool TooLarge, T? Value)> ReadJsonAsync<T>(HttpContext context, long limit, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        var body = await ReadBodyAsync(context, limit).ConfigureAwait(false);
+        if (body is null)
+        {
+            return (true, null);
+        }
+
+        try
+        {
+            return (false, body.Length == 0 ? null : JsonSerializer.Deserialize(body, type));
+        }
+        catch (JsonException)
+        {
+            return (false, null);
+        }
+    }
+
     private const string ConfirmedDetail =
         "The issuer confirmed this token: WeChat answered the same token, which is still valid (a stable token stays the same "
         + "until its last minutes), so it was not replaced. If WeChat keeps rejecting it, check the call (AppId, API, IP whitelist); "
@@ -177,6 +298,64 @@ internal static class TokenHubEndpoints
         await WriteAsync(context, StatusCodes.Status200OK, new TicketAnswer(ticket.Value, ticket.ExpiresAt, ExpiresIn(ticket.ExpiresAt, now), emulated)).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>POST /tickets/{name}/signature {"url": …}</c>: signs a page's JS-SDK configuration with the app's ticket, so that
+    /// front-end services never hold the ticket. The URL's <c>#</c> fragment is stripped, as WeChat requires.
+    /// </summary>
+    public static async Task SignAsync(HttpContext context)
+    {
+        var name = Name(context);
+        var services = context.RequestServices;
+        var cache = services.GetRequiredService<TokenHubCaches>().Ticket(name);
+        if (cache is null)
+        {
+            await WriteAsync(context, StatusCodes.Status404NotFound, new ErrorAnswer("unknown_ticket", $"The hub keeps no JS-SDK ticket for '{name}' (TokenHub:Apps:{name}:JsApiTicket).", name)).ConfigureAwait(false);
+            return;
+        }
+
+        var client = context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value ?? string.Empty;
+        if (services.GetRequiredService<SignatureLimiter>().TryAcquire(client) is { } retryAfter)
+        {
+            var options = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value;
+            await WriteLimitedAsync(context, name, retryAfter, "too_many_signatures", $"At most {options.SignaturePermitLimit} signatures per {options.SignatureWindow} per client.").ConfigureAwait(false);
+            return;
+        }
+
+        var limit = services.GetRequiredService<IOptions<TokenHubServerOptions>>().Value.MaxRequestBodySize;
+        var (tooLarge, request) = await ReadJsonAsync(context, limit, TokenHubJsonContext.Default.SignatureRequest).ConfigureAwait(false);
+        if (tooLarge)
+        {
+            await WriteTooLargeAsync(context, name, limit).ConfigureAwait(false);
+            return;
+        }
+
+        if (request?.Url is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out var page) || (page.Scheme != Uri.UriSchemeHttp && page.Scheme != Uri.UriSchemeHttps))
+        {
+            await WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorAnswer("url_required", "POST {\"url\": \"<the page's absolute http(s) URL>\"}", name)).ConfigureAwait(false);
+            return;
+        }
+
+        WeChatJsApiTicket ticket;
+        try
+        {
+            ticket = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (CacheValueUnavailableException ex)
+        {
+            await WriteUnavailableAsync(context, name, cache.Status, ex).ConfigureAwait(false);
+            return;
+        }
+
+        // The URL as the page has it (WeChat signs it verbatim, query and all), up to its fragment.
+        var hash = url.IndexOf('#', StringComparison.Ordinal);
+        var signed = hash < 0 ? url : url[..hash];
+        var timestamp = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeSeconds();
+        var nonce = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 16);
+        var registry = services.GetRequiredService<TokenHubRegistry>();
+        var appId = registry.Provider(name).Identity(services, name);
+        await WriteAsync(context, StatusCodes.Status200OK, new SignatureAnswer(appId, timestamp, nonce, ticket.CreateSignature(nonce, timestamp, signed), signed, Emulated(context, name))).ConfigureAwait(false);
+    }
+
     public static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
         var registry = context.RequestServices.GetRequiredService<TokenHubRegistry>();
@@ -198,20 +377,29 @@ internal static class TokenHubEndpoints
         return context.Response.WriteAsync(JsonSerializer.Serialize(body, HealthJson));
     }
 
-    public static Task GetStatusAsync(HttpContext context)
+    public static async Task GetStatusAsync(HttpContext context)
     {
         context.Response.Headers.CacheControl = "no-store";
-        return context.Response.WriteAsJsonAsync(StatusPage.Report(context.RequestServices), TokenHubJsonContext.Default.StatusReport);
+        await ReadQuotasAsync(context).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(StatusPage.Report(context.RequestServices), TokenHubJsonContext.Default.StatusReport).ConfigureAwait(false);
     }
 
-    public static Task GetStatusPageAsync(HttpContext context)
+    public static async Task GetStatusPageAsync(HttpContext context)
     {
+        await ReadQuotasAsync(context).ConfigureAwait(false);
         context.Response.ContentType = "text/html; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'";
         context.Response.Headers.XContentTypeOptions = "nosniff";
         var path = (context.Request.PathBase + context.Request.Path).Value?.TrimEnd('/') ?? string.Empty;
-        return context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices)));
+        await context.Response.WriteAsync(StatusPage.Html(path + "/status.json", StatusPage.Report(context.RequestServices))).ConfigureAwait(false);
+    }
+
+    /// <summary>The shared ledger's counts (Redis) and the issuers' own counts, read again before a page or report is written.</summary>
+    private static async Task ReadQuotasAsync(HttpContext context)
+    {
+        await context.RequestServices.GetRequiredService<Quota.QuotaLedger>().RefreshAsync(context.RequestAborted).ConfigureAwait(false);
+        await context.RequestServices.GetRequiredService<Quota.IssuerQuota>().RefreshAsync(context.RequestAborted).ConfigureAwait(false);
     }
 
     private static readonly JsonSerializerOptions HealthJson = new() { WriteIndented = true };

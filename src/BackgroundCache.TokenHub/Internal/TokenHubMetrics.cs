@@ -16,6 +16,9 @@ internal sealed class TokenHubMetrics : IDisposable
         _invalidations = _meter.CreateCounter<long>(TokenHubDiagnostics.InvalidationsInstrument, "{report}", "Invalidation reports received, by client, app and outcome.");
     }
 
+    /// <summary>Gets the hub's meter (the quota ledger's gauges are on it too).</summary>
+    public Meter Meter => _meter;
+
     public void Invalidation(string client, string app, string outcome) => _invalidations.Add(
         1,
         new KeyValuePair<string, object?>(TokenHubDiagnostics.ClientTag, client),

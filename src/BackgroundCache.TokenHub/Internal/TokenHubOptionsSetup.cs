@@ -1,3 +1,4 @@
+using BackgroundCache.TokenHub.Internal.Providers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -48,26 +49,22 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
             failures.Add("TokenHub:Apps must list at least one WeChat app outside Development (TokenHub:Apps:{name}:AppId and :AppSecret, e.g. TokenHub__Apps__shop-a__AppId=wx… and TokenHub__Apps__shop-a__AppSecret=…).");
         }
 
-        foreach (var (app, settings) in options.Apps)
+        foreach (var (app, provider) in registry.UnknownProviders)
         {
-            if (string.IsNullOrWhiteSpace(settings.AppId))
+            failures.Add($"TokenHub:Apps:{app}:Provider is '{provider}', which is not a provider of the hub: use one of {HubProvider.AllowedValues} (none means WeChat).");
+        }
+
+        foreach (var app in registry.AppNames)
+        {
+            var emulated = registry.IsEmulated(app);
+            if (emulated && !development && !options.UseEmulator)
             {
-                failures.Add($"TokenHub:Apps:{app}:AppId is required.");
+                failures.Add($"App '{app}' is served by an emulator, which outside Development needs TokenHub:UseEmulator=true (its tokens are not {registry.Provider(app).Issuer} tokens). Configure the app's secret (TokenHub:Apps:{app}) to use {registry.Provider(app).Issuer}.");
             }
 
-            if (registry.IsEmulated(app))
-            {
-                if (!development && !options.UseEmulator)
-                {
-                    failures.Add($"App '{app}' is served by a WeChat emulator, which outside Development needs TokenHub:UseEmulator=true (its tokens are not WeChat tokens). Configure TokenHub:Apps:{app}:AppSecret to use WeChat.");
-                }
-            }
-            else if (string.IsNullOrEmpty(settings.AppSecret))
-            {
-                failures.Add(development
-                    ? $"TokenHub:Apps:{app}:AppSecret is required (or serve the app from an emulator)."
-                    : $"TokenHub:Apps:{app}:AppSecret is required outside Development (set it through an environment variable or a secret store; for a demo on the WeChat emulator set TokenHub:UseEmulator=true).");
-            }
+            failures.AddRange(registry.Provider(app).Validate(registry.Section(app), app, emulated, development));
+            failures.AddRange(Quota.QuotaWindow.Unknown(registry.Section(app).GetSection("Quotas")).Select(key =>
+                $"TokenHub:Apps:{app}:Quotas:{key} must name a window ({string.Join(", ", Quota.QuotaWindow.Known.Select(w => w.Name))}) and hold a whole number of calls (0: counted without a limit)."));
         }
 
         if (options.Clients.Count == 0)
@@ -120,6 +117,11 @@ internal sealed class TokenHubOptionsValidator(IServiceProvider services, TokenH
         if (options.InvalidationPermitLimit <= 0)
         {
             failures.Add($"TokenHub:InvalidationPermitLimit must be greater than zero (value {options.InvalidationPermitLimit}).");
+        }
+
+        if (options.SignaturePermitLimit <= 0)
+        {
+            failures.Add($"TokenHub:SignaturePermitLimit must be greater than zero (value {options.SignaturePermitLimit}).");
         }
 
         if (options.InvalidationPermitLimitPerApp <= 0)

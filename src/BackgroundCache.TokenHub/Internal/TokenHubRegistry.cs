@@ -1,20 +1,45 @@
 using System.Collections.Frozen;
+using BackgroundCache.TokenHub.Internal.Providers;
 
 namespace BackgroundCache.TokenHub.Internal;
 
-/// <summary>The hub's apps as known at registration: names, which keep a JS-SDK ticket, which are emulated.</summary>
+/// <summary>
+/// The hub's apps as known at registration: names, each app's provider, which keep a JS-SDK ticket, which are emulated.
+/// An app whose <c>Provider</c> is unknown is not served: start fails and names it (<see cref="UnknownProviders"/>).
+/// </summary>
 internal sealed class TokenHubRegistry
 {
-    private readonly FrozenDictionary<string, bool> _apps;
+    private readonly FrozenDictionary<string, (HubProvider Provider, bool Ticket)> _apps;
     private readonly Dictionary<string, Uri> _emulated = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _healthChecks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IReadOnlyList<Quota.QuotaWindow>> _quotas = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Microsoft.Extensions.Configuration.IConfigurationSection> _sections = new(StringComparer.Ordinal);
 
-    public TokenHubRegistry(IEnumerable<KeyValuePair<string, bool>> appsWithTicketFlag, bool redisCoordinated, bool legacyApiKeys = false)
+    public TokenHubRegistry(IEnumerable<(string Name, string? Provider, bool Ticket)> apps, bool redisCoordinated, bool legacyApiKeys = false)
     {
         LegacyApiKeys = legacyApiKeys;
-        _apps = appsWithTicketFlag.ToFrozenDictionary(StringComparer.Ordinal);
+        var known = new Dictionary<string, (HubProvider, bool)>(StringComparer.Ordinal);
+        var unknown = new List<(string, string)>();
+        foreach (var (name, provider, ticket) in apps)
+        {
+            if (HubProvider.Find(provider) is { } found)
+            {
+                known[name] = (found, ticket && found.HasTickets);
+            }
+            else
+            {
+                unknown.Add((name, provider!));
+            }
+        }
+
+        _apps = known.ToFrozenDictionary(StringComparer.Ordinal);
         AppNames = [.. _apps.Keys.Order(StringComparer.Ordinal)];
+        UnknownProviders = unknown;
         RedisCoordinated = redisCoordinated;
     }
+
+    /// <summary>Apps whose <c>Provider</c> names no provider, with the value given.</summary>
+    public IReadOnlyList<(string App, string Provider)> UnknownProviders { get; }
 
     /// <summary>The health check a hub with no app reports (Development only; elsewhere start refuses).</summary>
     public const string NoAppHealthCheckName = "token-hub:apps";
@@ -32,7 +57,7 @@ internal sealed class TokenHubRegistry
     /// <summary>The health checks that belong to the hub (its /health lists these, not the rest of a host's).</summary>
     public bool IsHubHealthCheck(string name)
     {
-        if (name == NoAppHealthCheckName)
+        if (name == NoAppHealthCheckName || _healthChecks.Contains(name))
         {
             return true;
         }
@@ -49,7 +74,24 @@ internal sealed class TokenHubRegistry
 
     public bool IsApp(string name) => _apps.ContainsKey(name);
 
-    public bool HasTicket(string name) => _apps.TryGetValue(name, out var ticket) && ticket;
+    public bool HasTicket(string name) => _apps.TryGetValue(name, out var app) && app.Ticket;
+
+    public HubProvider Provider(string name) => _apps[name].Provider;
+
+    /// <summary>The app's configuration section (its provider's keys), as given at registration.</summary>
+    public Microsoft.Extensions.Configuration.IConfigurationSection Section(string name) => _sections[name];
+
+    /// <summary>Called during registration only.</summary>
+    public void SetSection(string name, Microsoft.Extensions.Configuration.IConfigurationSection section) => _sections[name] = section;
+
+    /// <summary>The app's quota windows (its provider's defaults with <c>Quotas</c> applied).</summary>
+    public IReadOnlyList<Quota.QuotaWindow> Quotas(string name) => _quotas.GetValueOrDefault(name) ?? [];
+
+    /// <summary>Called during registration only.</summary>
+    public void SetQuotas(string name, IReadOnlyList<Quota.QuotaWindow> windows) => _quotas[name] = windows;
+
+    /// <summary>Called during registration only: a health check that belongs to the hub.</summary>
+    public void AddHealthCheck(string name) => _healthChecks.Add(name);
 
     public bool IsEmulated(string name) => _emulated.ContainsKey(name);
 

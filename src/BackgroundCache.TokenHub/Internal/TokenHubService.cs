@@ -1,4 +1,3 @@
-using BackgroundCache.WeChat;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,7 +12,7 @@ internal sealed class TokenHubService(
     RefreshTimeline timeline,
     TokenHubRegistry registry,
     IOptions<TokenHubServerOptions> options,
-    IOptionsMonitor<WeChatOptions> wechat,
+    IServiceProvider services,
     ILoggerFactory loggerFactory) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken)
@@ -45,8 +44,8 @@ internal sealed class TokenHubService(
             }
             else
             {
-                var settings = wechat.Get(app);
-                Log.RealApp(logger, app, settings.AppId, settings.BaseAddress, settings.Mode);
+                var provider = registry.Provider(app);
+                Log.RealApp(logger, app, provider.Identity(services, app), provider.Issuer, provider.Endpoint(services, app));
             }
         }
 
