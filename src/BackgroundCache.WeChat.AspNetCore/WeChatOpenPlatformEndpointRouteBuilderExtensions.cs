@@ -1,7 +1,7 @@
 using System.Text;
+using BackgroundCache.AspNetCore;
 using BackgroundCache.WeChat;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,24 +44,13 @@ public static class WeChatOpenPlatformEndpointRouteBuilderExtensions
 
     private static async Task<IResult> HandleAsync(HttpContext context, WeChatOpenPlatform platform, ILogger logger)
     {
-        var request = context.Request;
-        if (request.ContentLength is > WeChatOpenPlatform.MaxEventBodyBytes)
-        {
-            return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
-        }
-
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = WeChatOpenPlatform.MaxEventBodyBytes;
-        }
-
-        var body = await ReadBodyAsync(request, context.RequestAborted).ConfigureAwait(false);
+        var body = await EventRequestBody.ReadAsync(context, WeChatOpenPlatform.MaxEventBodyBytes).ConfigureAwait(false);
         if (body is null)
         {
             return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
         }
 
-        var query = request.Query;
+        var query = context.Request.Query;
         try
         {
             await platform.HandleEventAsync(
@@ -87,26 +76,5 @@ public static class WeChatOpenPlatformEndpointRouteBuilderExtensions
         }
 
         return Results.Text("success", "text/plain", Encoding.UTF8);
-    }
-
-    /// <summary>Reads the body as UTF-8, never more than the limit; null when it is larger.</summary>
-    private static async Task<string?> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[WeChatOpenPlatform.MaxEventBodyBytes + 1];
-        var total = 0;
-        try
-        {
-            int read;
-            while (total < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                total += read;
-            }
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return null;
-        }
-
-        return total > WeChatOpenPlatform.MaxEventBodyBytes ? null : Encoding.UTF8.GetString(buffer, 0, total);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using BackgroundCache.Platform;
 using BackgroundCache.WeChat.Internal;
 using Microsoft.Extensions.Options;
 
@@ -56,7 +57,7 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
         try
         {
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
-            answer = await WeChatJson.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+            answer = await PlatformJson.ReadAsync(response, cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
@@ -79,10 +80,10 @@ public sealed class TokenHubTokenSource : IRejectionAwareTokenSource
                 throw new TokenHubException($"The token hub answered '{remoteName}' with HTTP {(int)answer.Status}.", answer.Status, true);
         }
 
-        using var document = WeChatJson.TryParse(answer.Body)
-            ?? throw new TokenHubException($"The token hub answered '{remoteName}' with {WeChatJson.DescribeBody(answer.MediaType, answer.Body)}, not JSON.", answer.Status, true);
+        using var document = PlatformJson.TryParse(answer.Body)
+            ?? throw new TokenHubException($"The token hub answered '{remoteName}' with {PlatformJson.DescribeBody(answer.MediaType, answer.Body)}, not JSON.", answer.Status, true);
         var root = document.RootElement;
-        if (!root.TryGetProperty("access_token", out var token) || WeChatJson.TryGetString(token) is not { Length: > 0 } value
+        if (!root.TryGetProperty("access_token", out var token) || PlatformJson.TryGetString(token) is not { Length: > 0 } value
             || !root.TryGetProperty("expires_at", out var expires) || expires.ValueKind != JsonValueKind.String || !expires.TryGetDateTimeOffset(out var expiresAt))
         {
             throw new TokenHubException($"The token hub's answer for '{remoteName}' lacks access_token or expires_at.", answer.Status, true);

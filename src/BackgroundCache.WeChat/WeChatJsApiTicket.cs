@@ -1,5 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
+using BackgroundCache.Platform;
 
 namespace BackgroundCache.WeChat;
 
@@ -19,17 +18,7 @@ public sealed record WeChatJsApiTicket(string Value, DateTimeOffset ExpiresAt)
     /// <param name="timestamp">The Unix timestamp (seconds) the page passes to <c>wx.config</c>.</param>
     /// <param name="url">The page's URL without its <c>#</c> fragment.</param>
     /// <returns>The lower-case hex signature.</returns>
-    public string CreateSignature(string nonce, long timestamp, string url)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(nonce);
-        ArgumentException.ThrowIfNullOrEmpty(url);
-        var hash = url.IndexOf('#', StringComparison.Ordinal);
-        var page = hash < 0 ? url : url[..hash];
-        var text = $"jsapi_ticket={Value}&noncestr={nonce}&timestamp={timestamp}&url={page}";
-#pragma warning disable CA5350 // WeChat's JS-SDK signature is defined as SHA-1.
-        return Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(text)));
-#pragma warning restore CA5350
-    }
+    public string CreateSignature(string nonce, long timestamp, string url) => JsSdkSignature.Create(Value, nonce, timestamp, url);
 
     /// <summary>Returns a description that identifies the ticket by its fingerprint, never by its value.</summary>
     /// <returns>A string such as <c>WeChatJsApiTicket { Fingerprint = 1a2b3c4d, ExpiresAt = … }</c>.</returns>

@@ -53,6 +53,73 @@ public sealed class DeploymentTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public async Task Cluster_MasterOfTheRegistrationsSlotKilled_ReplicaPromoted_NoExtraUpstreamCall_OneLeader()
+    {
+        await using var cluster = await RedisClusterDeployment.StartAsync(replicas: true);
+        var (time, upstream, prefix) = Setup();
+        var nodes = new List<PlainNode>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                nodes.Add(await PlainNode.StartAsync(cluster.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue())));
+            }
+
+            nodes.Should().OnlyContain(n => n.Served == "t1");
+            var (master, replica) = await cluster.ServingAsync(ValuesKey(prefix));
+            replica.Should().NotBeNull();
+            await RedisCli.WaitForAsync(master.Port, ["info", "replication"], o => ReplicaCaughtUp(o));
+
+            // The master of the registration's slot dies (SIGKILL); its replica is promoted (cluster-node-timeout 2 s).
+            var killed = Stopwatch.StartNew();
+            await master.StopAsync();
+            await RedisCli.WaitForAsync(replica!.Port, ["info", "replication"], o => o.Contains("role:master", StringComparison.Ordinal));
+            await RedisCli.WaitForAsync(replica.Port, ["cluster", "info"], o => o.Contains("cluster_state:ok", StringComparison.Ordinal));
+            var promoted = killed.Elapsed;
+
+            // Every instance reaches the new master (the reconnect's poll): the replicated value stands, no upstream call.
+            await Eventually.TrueAsync(
+                async () =>
+                {
+                    foreach (var node in nodes)
+                    {
+                        await node.Coordinator.PollNowAsync();
+                    }
+
+                    return nodes.All(n => n.Coordinator.RedisError is null && n.Served == "t1");
+                },
+                () => string.Join(", ", nodes.Select(n => $"{n.Served} {n.Coordinator.RedisError?.Message}")));
+            var reconnected = killed.Elapsed;
+            upstream.Calls.Should().Be(1);
+
+            // A forced refresh through the new master: one upstream call, every instance converges, one leader.
+            (await nodes[1].Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2");
+            await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t2"), () => string.Join(", ", nodes.Select(n => n.Served)));
+            var converged = killed.Elapsed;
+            upstream.Calls.Should().Be(2, "no extra upstream call for the failover");
+            nodes.Count(n => n.Coordinator.IsLeader).Should().Be(1);
+            (await RedisCli.RunAsync(["hget", ValuesKey(prefix), string.Empty], replica.Port)).Should().Contain("\"t2\"");
+            output.WriteLine($"cluster: promoted after {promoted.TotalSeconds:F1} s, every instance on the new master after {reconnected.TotalSeconds:F1} s, forced refresh converged after {converged.TotalSeconds:F1} s; upstream calls 2 (no extra)");
+        }
+        finally
+        {
+            foreach (var node in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>The master's replica has acknowledged every write (its offset equals the master's).</summary>
+    private static bool ReplicaCaughtUp(string info)
+    {
+        var lines = info.Split('\n', StringSplitOptions.TrimEntries);
+        var master = lines.FirstOrDefault(l => l.StartsWith("master_repl_offset:", StringComparison.Ordinal))?.Split(':')[1];
+        var replica = lines.FirstOrDefault(l => l.StartsWith("slave0:", StringComparison.Ordinal));
+        return master is not null && replica is not null && replica.Contains($"offset={master},", StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Cluster_KeysInSeveralSlots_CountAsARedisFailure_UnhealthyAndNeverAReasonToFetchAgain()
     {
         await using var cluster = await RedisClusterDeployment.StartAsync();

@@ -124,6 +124,65 @@ public sealed class FaultTests
     }
 
     [SkippableFact]
+    public async Task LatePausedCallWhoseFencedWriteTimedOut_IsNotWrittenAgain_SoTheRefreshItCausedStands()
+    {
+        // Found by FaultCampaignTests (CAMPAIGN_SEED=7700926, PauseLeaderMidFetch: 4 calls against 3 under CPU load): the
+        // late call's write ran (fenced: the stored value marked suspect, the leader refreshed) but answered after the client's
+        // timeout; the next poll wrote the value again, was fenced again, and marked the newer token suspect: one call more.
+        await using var server = await RedisServer.StartAsync();
+        await using var admin = await server.AdminAsync();
+        var (time, upstream, prefix) = Setup();
+        var hold = false;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await PlainNode.StartAsync(server.Configuration + ",asyncTimeout=500,syncTimeout=500", prefix, time, async _ =>
+        {
+            if (!Volatile.Read(ref hold))
+            {
+                return upstream.Issue();
+            }
+
+            started.TrySetResult();
+            await resume.Task; // paused with the request on its way
+            var token = upstream.Issue();
+
+            // Redis stalls for longer than the client waits, then runs the (fenced) write anyway.
+            await admin.GetServer(server.Configuration).ExecuteAsync("CLIENT", "PAUSE", "2500", "WRITE");
+            return token;
+        });
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+
+        Volatile.Write(ref hold, true);
+        a.Coordinator.PauseRenewal();
+        var aRefresh = a.Cache.RefreshAsync();
+        await started.Task.WaitAsync(Guard);
+        await LapseLeaseAsync(server, prefix);
+        (await b.Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2"); // the new leader
+        resume.SetResult(); // t3 replaces t2; its write is fenced, late: the leader refreshes again (t4)
+        (await aRefresh.WaitAsync(Guard)).Should().Be("t3"); // the write's outcome unknown: the fetched value is served
+        a.Coordinator.ResumeRenewal();
+
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                await a.Coordinator.PollNowAsync();
+                await b.Coordinator.PollNowAsync();
+                return upstream.Calls >= 4 && a.Served == upstream.Latest && b.Served == upstream.Latest
+                    && a.Cache.Status.Version == b.Cache.Status.Version && a.Coordinator.RedisError is null;
+            },
+            () => Describe(a, b));
+        for (var i = 0; i < 3; i++)
+        {
+            await a.Coordinator.PollNowAsync();
+            await b.Coordinator.PollNowAsync();
+        }
+
+        // Before: t5 (the retried write marked t4 suspect).
+        upstream.Calls.Should().Be(4);
+        new[] { a, b }.Should().OnlyContain(n => n.Served == "t4");
+    }
+
+    [SkippableFact]
     public async Task WriteSlowerThanTheClientTimeout_NoSecondUpstreamCall_AndEveryInstanceServesTheNewestToken()
     {
         await using var server = await RedisServer.StartAsync();

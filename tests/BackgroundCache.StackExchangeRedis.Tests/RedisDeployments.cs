@@ -5,7 +5,8 @@ namespace BackgroundCache.StackExchangeRedis.Tests;
 
 /// <summary>
 /// A real Redis Cluster of three masters (<c>redis-server --cluster-enabled yes</c> × 3 and <c>redis-cli --cluster create</c>),
-/// each on a free loopback port; skipped only where redis-server or redis-cli is missing.
+/// optionally with a replica each (<c>--cluster-replicas 1</c>), each on a free loopback port; a node is failed after 2 s
+/// without answering. Skipped only where redis-server or redis-cli is missing.
 /// </summary>
 internal sealed class RedisClusterDeployment : IAsyncDisposable
 {
@@ -15,7 +16,7 @@ internal sealed class RedisClusterDeployment : IAsyncDisposable
 
     public string Configuration => string.Join(',', Nodes.Select(n => n.Configuration));
 
-    public static async Task<RedisClusterDeployment> StartAsync()
+    public static async Task<RedisClusterDeployment> StartAsync(bool replicas = false)
     {
         Skip.If(RedisServer.Binary is null, RedisServer.NotInstalled);
         Skip.If(RedisCli.Binary is null, "redis-cli is not installed (it comes with redis-server: apt-get install -y redis-server).");
@@ -23,15 +24,29 @@ internal sealed class RedisClusterDeployment : IAsyncDisposable
         var deployment = new RedisClusterDeployment(nodes);
         try
         {
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < (replicas ? 6 : 3); i++)
             {
                 nodes.Add(await RedisServer.StartAsync(persistent: true, ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]));
             }
 
-            await RedisCli.RunAsync(["--cluster", "create", .. nodes.Select(n => n.Configuration), "--cluster-yes"]);
+            await RedisCli.RunAsync(["--cluster", "create", .. nodes.Select(n => n.Configuration), .. replicas ? ["--cluster-replicas", "1"] : Array.Empty<string>(), "--cluster-yes"]);
             foreach (var node in nodes)
             {
                 await RedisCli.WaitForAsync(node.Port, ["cluster", "info"], output => output.Contains("cluster_state:ok", StringComparison.Ordinal));
+            }
+
+            if (replicas)
+            {
+                // redis-cli assigns the replicas after the masters: wait until every node knows all three.
+                foreach (var node in nodes)
+                {
+                    await RedisCli.WaitForAsync(node.Port, ["cluster", "nodes"], output => output.Split('\n').Count(l => l.Contains("slave ", StringComparison.Ordinal)) == 3);
+                }
+
+                foreach (var replica in await deployment.ReplicasAsync())
+                {
+                    await RedisCli.WaitForAsync(replica.Port, ["info", "replication"], output => output.Contains("master_link_status:up", StringComparison.Ordinal));
+                }
             }
 
             return deployment;
@@ -43,12 +58,51 @@ internal sealed class RedisClusterDeployment : IAsyncDisposable
         }
     }
 
+    /// <summary>Gets the master that serves <paramref name="key"/>'s hash slot, and its replica (or null), from <c>CLUSTER NODES</c>.</summary>
+    public async Task<(RedisServer Master, RedisServer? Replica)> ServingAsync(string key)
+    {
+        var alive = Nodes.First(n => n.IsRunning);
+        var slot = int.Parse((await RedisCli.RunAsync(["cluster", "keyslot", key], alive.Port)).Trim(), CultureInfo.InvariantCulture);
+        var lines = await ClusterNodesAsync(alive);
+        var master = lines.Single(l => l.Flags.Contains("master", StringComparison.Ordinal) && !l.Flags.Contains("fail", StringComparison.Ordinal) && l.Serves(slot));
+        var replica = lines.FirstOrDefault(l => l.MasterId == master.Id);
+        return (Nodes.Single(n => n.Port == master.Port), replica is null ? null : Nodes.Single(n => n.Port == replica.Port));
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var node in Nodes)
         {
             await node.DisposeAsync();
         }
+    }
+
+    private async Task<List<RedisServer>> ReplicasAsync()
+    {
+        var lines = await ClusterNodesAsync(Nodes[0]);
+        return [.. lines.Where(l => l.Flags.Contains("slave", StringComparison.Ordinal)).Select(l => Nodes.Single(n => n.Port == l.Port))];
+    }
+
+    private static async Task<List<ClusterNode>> ClusterNodesAsync(RedisServer node) =>
+        [.. (await RedisCli.RunAsync(["cluster", "nodes"], node.Port)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ClusterNode.Parse)];
+
+    /// <summary>One line of <c>CLUSTER NODES</c>: id, ip:port@cport, flags, master id (or -), …, slot ranges.</summary>
+    private sealed record ClusterNode(string Id, int Port, string Flags, string MasterId, string[] Slots)
+    {
+        public static ClusterNode Parse(string line)
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var address = fields[1].Split('@')[0];
+            return new ClusterNode(fields[0], int.Parse(address[(address.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture), fields[2], fields[3], fields[8..]);
+        }
+
+        public bool Serves(int slot) => Slots.Where(s => !s.StartsWith('[')).Any(range =>
+        {
+            var dash = range.IndexOf('-', StringComparison.Ordinal);
+            var first = int.Parse(dash < 0 ? range : range[..dash], CultureInfo.InvariantCulture);
+            var last = dash < 0 ? first : int.Parse(range[(dash + 1)..], CultureInfo.InvariantCulture);
+            return slot >= first && slot <= last;
+        });
     }
 }
 

@@ -119,6 +119,9 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Resumes a frozen process (SIGCONT).</summary>
     public Task ThawAsync() => SignalAsync("-CONT");
 
+    /// <summary>Gets a value indicating whether the process runs (not stopped or killed).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public async Task StopAsync()
     {
         if (_process is { HasExited: false } process)

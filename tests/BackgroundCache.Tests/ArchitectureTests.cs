@@ -21,6 +21,17 @@ public sealed class ArchitectureTests
 
         ["BackgroundCache.OAuth"] = ["BackgroundCache"],
 
+        ["BackgroundCache.DingTalk"] = ["BackgroundCache"],
+        ["BackgroundCache.DingTalk.Testing"] = ["BackgroundCache", "BackgroundCache.DingTalk"],
+        ["BackgroundCache.Douyin"] = ["BackgroundCache"],
+        ["BackgroundCache.Douyin.Testing"] = ["BackgroundCache", "BackgroundCache.Douyin"],
+        ["BackgroundCache.WeCom"] = ["BackgroundCache"],
+        ["BackgroundCache.WeCom.AspNetCore"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.WeCom.Testing"] = ["BackgroundCache", "BackgroundCache.WeCom"],
+        ["BackgroundCache.Feishu"] = ["BackgroundCache"],
+        ["BackgroundCache.Feishu.AspNetCore"] = ["BackgroundCache", "BackgroundCache.Feishu"],
+        ["BackgroundCache.Feishu.Testing"] = [],
+
         // Coordination and durable stores: the core only; a store knows no provider (the Open Platform keeps its tickets and
         // refresh tokens in the core's provider-neutral BackgroundCache.Stores interfaces).
         ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],

@@ -80,7 +80,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         Log.LocalRefreshDuringOutage(_logger, _name, entry.CoordinationKey);
         var value = await fetch(cancellationToken).ConfigureAwait(false);
         var state = State(entry.CoordinationKey);
-        state.Unsynced = new Unsynced(_serializer.Serialize(value), Interlocked.Read(ref state.Known), Values.GetExpiresAt(value));
+        state.Unsynced = new Unsynced(_serializer.Serialize(value), Interlocked.Read(ref state.Known), Values.GetExpiresAt(value), NewWriteId());
         return new CoordinatedResult<T>(value, null, true);
     }
 

@@ -35,10 +35,12 @@ internal sealed partial class RedisCacheCoordinator<T>
 
         """;
 
-    // KEYS: lease, values, suspect, gen. ARGV: owner, key, expected version, expiresAt, data, channel, lease ms, mode, the
-    // version the value already has (modes 'restore' and 'repair': a value stored again keeps its version, the same on every
-    // instance), the counter's base, the write's id, and the highest version the writer knows (a new version exceeds it,
-    // whatever Redis's clock says after a failover). Modes: 'fetch' (fenced on the lease and the expected version),
+    // KEYS: lease, values, suspect, gen, the refused-write marker of this write's id. ARGV: owner, key, expected version,
+    // expiresAt, data, channel, lease ms, mode, the version the value already has (modes 'restore' and 'repair': a value
+    // stored again keeps its version, the same on every instance), the counter's base, the write's id, the highest version
+    // the writer knows (a new version exceeds it, whatever Redis's clock says after a failover), and the marker's lifetime
+    // in ms. A refused 'fetch' write leaves the marker, so that its retry (same id) returns -3 instead of marking the value
+    // stored since (the leader's answer to the first refusal) suspect in turn. Modes: 'fetch' (fenced on the lease and the expected version),
     // 'restore' (only where Redis lost the record), 'repair' (only over the expected, older, version: Redis lost writes).
     private const string WriteScript = CountWrite + """
         local lease = redis.call('GET', KEYS[1])
@@ -47,6 +49,9 @@ internal sealed partial class RedisCacheCoordinator<T>
         if rec then stored = tonumber(string.match(rec, '^(%d+)|')) or 0 end
         local storedText = string.format('%.0f', stored)
         local mode = ARGV[8]
+        if mode == 'fetch' and redis.call('EXISTS', KEYS[5]) == 1 then
+          return -3
+        end
         if mode == 'restore' and rec then
           return -2
         end
@@ -55,6 +60,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         elseif (lease and lease ~= ARGV[1]) or (rec and ARGV[3] ~= storedText) then
           if rec and mode == 'fetch' then
             redis.call('HSET', KEYS[3], ARGV[2], storedText)
+            redis.call('SET', KEYS[5], '1', 'PX', ARGV[13])
             local gen = countWrite(KEYS[4], ARGV[10], ARGV[11])
             redis.call('PUBLISH', ARGV[6], 'f|' .. storedText .. '|' .. gen .. '|' .. ARGV[2])
           end

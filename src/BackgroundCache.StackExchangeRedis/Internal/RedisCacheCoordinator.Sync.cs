@@ -234,15 +234,22 @@ internal sealed partial class RedisCacheCoordinator<T>
                 continue;
             }
 
-            state.Unsynced = null;
-            var version = await WriteAsync(db, entry.CoordinationKey, pending.Data, pending.ExpiresAt, pending.Expected, "fetch", floor: Floor(entry, state)).ConfigureAwait(false);
+            // The same write id as the write whose answer was lost: if that one ran and was refused, this one is not refused
+            // again (which would mark the value stored since, newer than this one, suspect). A failure here keeps the value
+            // unsynced for the next poll.
+            var version = await WriteAsync(db, entry.CoordinationKey, pending.Data, pending.ExpiresAt, pending.Expected, "fetch", floor: Floor(entry, state), writeId: pending.WriteId).ConfigureAwait(false);
+            if (ReferenceEquals(state.Unsynced, pending))
+            {
+                state.Unsynced = null;
+            }
+
             if (version > 0)
             {
                 state.Saw(version);
                 entry.PublishShared(_serializer.Deserialize(pending.Data), pending.ExpiresAt, version, force: true);
                 Log.Stored(_logger, _name, entry.CoordinationKey, version);
             }
-            else
+            else if (version == -1)
             {
                 Log.FencedWrite(_logger, _name, entry.CoordinationKey);
             }

@@ -57,16 +57,17 @@ internal sealed partial class RedisCacheCoordinator<T>
 
         var expiresAt = Values.GetExpiresAt(value);
         var data = _serializer.Serialize(value);
+        var writeId = NewWriteId();
         long version;
         try
         {
-            version = await WriteAsync(db, entry.CoordinationKey, data, expiresAt, expected, "fetch", floor: Floor(entry, state)).ConfigureAwait(false);
+            version = await WriteAsync(db, entry.CoordinationKey, data, expiresAt, expected, "fetch", floor: Floor(entry, state), writeId: writeId).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             // The write may still happen (Redis slower than the client's timeout): never call the upstream again for it.
             MarkDown(ex);
-            state.Unsynced = new Unsynced(data, expected, expiresAt);
+            state.Unsynced = new Unsynced(data, expected, expiresAt, writeId);
             Log.WriteOutcomeUnknown(_logger, ex, _name, entry.CoordinationKey);
             return new CoordinatedResult<T>(value, null, true);
         }
@@ -107,13 +108,19 @@ internal sealed partial class RedisCacheCoordinator<T>
     /// <summary>The highest version this instance knows for a key: a new version is written above it.</summary>
     private static long Floor(ICoordinatedEntry<T> entry, KeyState state) => Math.Max(Interlocked.Read(ref state.Known), entry.Current?.Version ?? 0);
 
-    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode, long keepVersion = 0, long floor = 0)
+    /// <summary>
+    /// Runs the write script: the new version, or -1 when refused (fencing; mode <c>fetch</c> then marks the stored value
+    /// suspect), -2 when a restore or repair is not needed, -3 when this write (<paramref name="writeId"/>) already ran and was
+    /// refused (a retry of a write whose answer was lost).
+    /// </summary>
+    private async Task<long> WriteAsync(IDatabase db, string key, byte[] data, DateTimeOffset? expiresAt, long expected, string mode, long keepVersion = 0, long floor = 0, string? writeId = null)
     {
         Count();
+        writeId ??= NewWriteId();
         var version = (long)await db.ScriptEvaluateAsync(
             WriteScript,
-            [_leaseKey, _valuesKey, _suspectKey, _genKey],
-            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion, NewGenerationBase(), NewWriteId(), floor]).ConfigureAwait(false);
+            [_leaseKey, _valuesKey, _suspectKey, _genKey, _fencedKeyPrefix + writeId],
+            [_owner, key, expected.ToString(CultureInfo.InvariantCulture), RedisRecord.FormatExpiry(expiresAt), data, _channelName, (long)_options.LeaseDuration.TotalMilliseconds, mode, keepVersion, NewGenerationBase(), writeId, floor, (long)FencedMarkerLifetime.TotalMilliseconds]).ConfigureAwait(false);
         MarkScriptsUp();
         return version;
     }

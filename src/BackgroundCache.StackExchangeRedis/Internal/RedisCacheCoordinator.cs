@@ -16,7 +16,8 @@ namespace BackgroundCache.StackExchangeRedis.Internal;
 /// <remarks>
 /// <para>Keys (prefix + name): <c>:lease</c> (owner id, <c>PX</c>), <c>:values</c> (hash: key → <see cref="RedisRecord"/>),
 /// <c>:suspect</c> (hash: key → a version the upstream may have replaced), <c>:gen</c> (counts the writes; a poll reads only
-/// it). Channel <c>:events</c>, messages <c>{kind}|{version}|{key}</c> (writes <c>{kind}|{version}|{write number}|{key}</c>, so a
+/// it), <c>:fenced:{write id}</c> (a fetch's write that was refused, kept an hour: the write, retried after its answer was
+/// lost, is known to have run). Channel <c>:events</c>, messages <c>{kind}|{version}|{key}</c> (writes <c>{kind}|{version}|{write number}|{key}</c>, so a
 /// poll knows whether it saw every write): <c>v</c> stored, <c>a</c> announced again,
 /// <c>f</c> a fetch outside the fence made the stored version suspect, <c>d</c> removed, <c>r</c> please refresh
 /// (the sender holds the version named), <c>i</c> the version named was rejected upstream, <c>e</c> the leader's refresh
@@ -32,6 +33,9 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 {
     private const int ResyncChunk = 500;
 
+    /// <summary>How long Redis remembers that a fetch's write was refused (for a retry of a write whose answer was lost).</summary>
+    private static readonly TimeSpan FencedMarkerLifetime = TimeSpan.FromHours(1);
+
     private readonly string _name;
     private readonly RedisCoordinationOptions _options;
     private readonly TimeProvider _time;
@@ -43,6 +47,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private readonly RedisKey _valuesKey;
     private readonly RedisKey _suspectKey;
     private readonly RedisKey _genKey;
+    private readonly string _fencedKeyPrefix;
     private readonly RedisChannel _channel;
     private readonly string _channelName;
     private readonly string _owner = Guid.NewGuid().ToString("N");
@@ -88,6 +93,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         _valuesKey = prefix + ":values";
         _suspectKey = prefix + ":suspect";
         _genKey = prefix + ":gen";
+        _fencedKeyPrefix = prefix + ":fenced:";
         _channelName = prefix + ":events";
         _channel = RedisChannel.Literal(_channelName);
         _onMessage = (_, message) =>
@@ -332,8 +338,11 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// <summary>The leader confirmed a reported version within InvalidationCooldown (<c>c|version|key</c>).</summary>
     private sealed record Confirmation(long At, long Version);
 
-    /// <summary>A fetched value whose write outcome is unknown, and the stored version it was meant to replace.</summary>
-    private sealed record Unsynced(byte[] Data, long Expected, DateTimeOffset? ExpiresAt);
+    /// <summary>
+    /// A fetched value whose write outcome is unknown, the stored version it was meant to replace, and the id of its write
+    /// (a retry reuses it, so that a write that ran, and was refused, is not refused again: that would condemn a newer value).
+    /// </summary>
+    private sealed record Unsynced(byte[] Data, long Expected, DateTimeOffset? ExpiresAt, string WriteId);
 
     /// <summary>What this instance knows of one key in Redis.</summary>
     private sealed class KeyState

@@ -1,3 +1,4 @@
+using BackgroundCache.Platform;
 using Microsoft.Extensions.Options;
 
 namespace BackgroundCache.WeChat.Internal;

@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Xml;
 using System.Xml.Linq;
+using BackgroundCache.Platform;
 using BackgroundCache.Stores;
 using BackgroundCache.WeChat.Internal;
 
@@ -388,74 +388,30 @@ public sealed class WeChatOpenPlatform
         }
     }
 
-    private static XElement? ParseXml(string xml)
-    {
-        var settings = new XmlReaderSettings
-        {
-            DtdProcessing = DtdProcessing.Prohibit,
-            XmlResolver = null,
-            MaxCharactersInDocument = MaxEventBodyBytes,
-            IgnoreComments = true,
-        };
-        try
-        {
-            using var text = new StringReader(xml);
-            using var reader = XmlReader.Create(text, settings);
-            return XElement.Load(reader);
-        }
-        catch (XmlException)
-        {
-            return null;
-        }
-    }
-
     private XElement Open(string msgSignature, string timestamp, string nonce, string body)
     {
-        if (string.IsNullOrEmpty(msgSignature) || string.IsNullOrEmpty(timestamp) || string.IsNullOrEmpty(nonce) || string.IsNullOrEmpty(body))
-        {
-            throw Reject(WeChatEventRejection.Malformed, "msg_signature, timestamp, nonce and a body are required.");
-        }
-
-        if (body.Length > MaxEventBodyBytes)
-        {
-            throw Reject(WeChatEventRejection.Malformed, $"the body is larger than {MaxEventBodyBytes} bytes.");
-        }
-
-        var envelope = ParseXml(body);
-        var encrypted = envelope is null ? null : Element(envelope, "Encrypt");
-        if (string.IsNullOrEmpty(encrypted))
-        {
-            throw Reject(WeChatEventRejection.Malformed, "the body is not WeChat's XML with an Encrypt element.");
-        }
-
         var options = _api.Options;
-        if (!WeChatMessageCrypto.VerifySignature(options.Token, timestamp, nonce, encrypted, msgSignature))
-        {
-            throw Reject(WeChatEventRejection.InvalidSignature, "msg_signature does not match the platform's Token.");
-        }
-
         var key = WeChatMessageCrypto.DecodeKey(options.EncodingAESKey)
             ?? throw new InvalidOperationException($"WeChatOpenPlatformOptions.EncodingAESKey of platform '{Name}' is not 43 Base64 characters.");
-        var (xml, appId, problem) = WeChatMessageCrypto.Decrypt(key, encrypted);
-        if (xml is null)
-        {
-            throw Reject(WeChatEventRejection.Undecryptable, problem + ".");
-        }
-
-        if (!string.Equals(appId, options.ComponentAppId, StringComparison.Ordinal))
-        {
-            throw Reject(WeChatEventRejection.WrongAppId, "the message was sealed for another AppId.");
-        }
-
-        var message = ParseXml(xml);
+        var componentAppId = options.ComponentAppId;
+        var (envelope, message, problem, detail) = CallbackEnvelope.Open(
+            options.Token, key, appId => string.Equals(appId, componentAppId, StringComparison.Ordinal), msgSignature, timestamp, nonce, body, MaxEventBodyBytes);
         if (message is null)
         {
-            throw Reject(WeChatEventRejection.Malformed, "the decrypted message is not XML.");
+            throw Reject(
+                problem switch
+                {
+                    CallbackProblem.InvalidSignature => WeChatEventRejection.InvalidSignature,
+                    CallbackProblem.Undecryptable => WeChatEventRejection.Undecryptable,
+                    CallbackProblem.WrongReceiver => WeChatEventRejection.WrongAppId,
+                    _ => WeChatEventRejection.Malformed,
+                },
+                problem == CallbackProblem.InvalidSignature ? "msg_signature does not match the platform's Token." : detail);
         }
 
         var outer = Element(envelope!, "AppId");
         var inner = Element(message, "AppId");
-        if ((outer is not null && outer != options.ComponentAppId) || (inner is not null && inner != options.ComponentAppId))
+        if ((outer is not null && outer != componentAppId) || (inner is not null && inner != componentAppId))
         {
             throw Reject(WeChatEventRejection.WrongAppId, "the push names another AppId.");
         }

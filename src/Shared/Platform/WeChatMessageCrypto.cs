@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace BackgroundCache.WeChat.Internal;
+namespace BackgroundCache.Platform;
 
 /// <summary>
 /// WeChat's callback message crypto (消息加解密), receiving side: <c>msg_signature</c> = SHA-1 of the sorted, concatenated

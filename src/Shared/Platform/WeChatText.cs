@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace BackgroundCache.WeChat.Internal;
+namespace BackgroundCache.Platform;
 
 /// <summary>
 /// Makes text that WeChat sends back (<c>errmsg</c>) safe to copy into exceptions, logs, health reports and status pages:

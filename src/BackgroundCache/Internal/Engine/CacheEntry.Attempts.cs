@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>Attempts: one run from fetch slot to outcome, and what success and failure do to the entry.</summary>
+internal partial class CacheEntry<T>
+{
+    /// <summary>Runs one attempt: waits out an abandoned fetch, takes a fetch slot, asks to be admitted, fetches, records.</summary>
+    internal async Task RunAttemptAsync(AttemptPlan plan)
+    {
+        var engine = _engine;
+        // Not linked to the engine's stop token (a registration per attempt would stay in that token's free list for good,
+        // issue #21): stopping the engine stops every entry, and Stop cancels the attempt's source.
+        var cts = new CancellationTokenSource();
+        Task? prior;
+        lock (_gate)
+        {
+            _attemptCts = cts;
+            if (_state == EntryState.Stopped || engine.IsStopped)
+            {
+                cts.Cancel();
+            }
+
+            prior = _abandoned;
+        }
+
+        var options = engine.Options;
+        IDisposable? slot = null;
+        var started = 0L;
+        Activity? activity = null;
+        try
+        {
+            if (prior is { IsCompleted: false })
+            {
+                // At most one fetch per value is ever in flight: a fetch that outlived FetchTimeout is waited out.
+                await prior.WaitAsync(cts.Token).ConfigureAwait(false);
+            }
+
+            slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false);
+            if (!engine.TryAdmit(this))
+            {
+                slot?.Dispose();
+                slot = null;
+                Park(plan);
+                return;
+            }
+
+            activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
+            activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+            started = engine.Time.GetTimestamp();
+            var (value, version, fromUpstream) = await FetchOnceAsync(plan, options, cts.Token, ref slot).ConfigureAwait(false);
+            var duration = engine.Time.GetElapsedTime(started);
+            OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            // Stopped or removed: nothing to record.
+            lock (_gate)
+            {
+                if (_state == EntryState.Running)
+                {
+                    _state = EntryState.Stopped;
+                }
+            }
+
+            plan.Request?.TrySetCanceled();
+            CompleteInflight(static r => r.TrySetCanceled());
+            engine.OnAttemptEnded(this, AttemptOutcome.Cancelled, null, engine.Time.GetUtcNow());
+        }
+        catch (Exception ex)
+        {
+            var duration = started == 0 ? TimeSpan.Zero : engine.Time.GetElapsedTime(started);
+            OnFailed(plan, options, ex, duration, activity);
+        }
+        finally
+        {
+            slot?.Dispose();
+            activity?.Dispose();
+            lock (_gate)
+            {
+                if (ReferenceEquals(_attemptCts, cts))
+                {
+                    _attemptCts = null;
+                }
+            }
+
+            cts.Dispose();
+            engine.AttemptFinished();
+        }
+    }
+
+    private void OnSucceeded(AttemptPlan plan, RefreshingCacheOptions options, T value, long? version, bool fromUpstream, TimeSpan duration, Activity? activity)
+    {
+        var engine = _engine;
+        var now = engine.Time.GetUtcNow();
+        var expiresAt = engine.GetExpiresAt(value);
+        if (expiresAt is { } e && e <= now)
+        {
+            throw new InvalidOperationException($"Cache '{DisplayName}' fetched a value that had already expired (at {e:O}).");
+        }
+
+        CacheSnapshot<T>? published;
+        TaskCompletionSource<T>? inflight;
+        AttemptPlan? again;
+        int failuresBefore;
+        long servedVersion;
+        lock (_gate)
+        {
+            failuresBefore = _failures;
+
+            // A shared version older than the one a notification delivered meanwhile is not published over it. A value
+            // fetched for a report is marked: further reports against it wait out InvalidationCooldown.
+            published = version is { } shared && _current is { } served && served.Version > shared
+                ? ClearFailuresLocked()
+                : PublishLocked(value, expiresAt, version, now, options, exact: version is not null, answersReport: plan.Rejected is not null && fromUpstream);
+            servedVersion = _current?.Version ?? 0;
+            inflight = _inflight;
+            _inflight = null;
+            if (_state == EntryState.Running)
+            {
+                _state = EntryState.Idle;
+                _due = now + (fromUpstream
+                    ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime, engine.Renewal)
+                    : RefreshPolicy.AfterShared(options, expiresAt, now, engine.Renewal));
+                ArmLocked();
+            }
+
+            again = AnswerReportAfterAttemptLocked(now, options, ref inflight);
+        }
+
+        // "shared": a coordinated instance took the value another instance fetched (no upstream call).
+        var outcome = fromUpstream ? "success" : "shared";
+        engine.RecordAttempt(outcome, duration);
+        activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
+        if (engine.Logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt); // a set's name is formatted per key: only when logged
+        }
+        if (failuresBefore > 0)
+        {
+            Log.Recovered(engine.Logger, DisplayName, failuresBefore, servedVersion);
+        }
+
+        NotifyPublished(published);
+        plan.Request?.TrySetResult(value);
+        inflight?.TrySetResult(value);
+        engine.OnAttemptEnded(this, AttemptOutcome.Success, null, now);
+        if (again is not null)
+        {
+            Launch(again);
+            return;
+        }
+
+        engine.NotifyIdle(this);
+    }
+
+    private void OnFailed(AttemptPlan plan, RefreshingCacheOptions options, Exception error, TimeSpan duration, Activity? activity)
+    {
+        var engine = _engine;
+        var outcome = error is TimeoutException ? "timeout" : "failure";
+        engine.RecordAttempt(outcome, duration);
+        activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
+        activity?.SetStatus(ActivityStatusCode.Error, error.GetType().Name);
+
+        var now = engine.Time.GetUtcNow();
+        TimeSpan delay;
+        long servedVersion;
+        int failures;
+        TaskCompletionSource<T>? inflight;
+        bool repeatedDependencyFailure;
+        bool awaitingTicketAgain;
+        lock (_gate)
+        {
+            failures = ++_failures;
+            repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
+            awaitingTicketAgain = failures > 1 && RefreshPolicy.IsAwaitingPushedTicket(_lastError);
+            _lastError = error;
+            delay = RefreshPolicy.AfterFailure(options, error, failures);
+            _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
+            servedVersion = _current?.Version ?? 0;
+            inflight = _inflight;
+            _inflight = null;
+            if (_state == EntryState.Running)
+            {
+                _state = EntryState.Idle;
+                _due = now + delay;
+                ArmLocked();
+            }
+
+            if (RefreshPolicy.IsPermanent(error))
+            {
+                SignalChangedLocked(); // readers waiting for a first value learn at once that retries will not help
+            }
+        }
+
+        if (error is CacheKeyNotFoundException)
+        {
+            Log.KeyNotFound(engine.Logger, DisplayName, error.Message); // the set removes the key; the source says why
+        }
+        else if (RefreshPolicy.IsAwaitingPushedTicket(error))
+        {
+            // An expected state (no pushed ticket yet), not a fault: once at Information, without a stack trace.
+            if (awaitingTicketAgain)
+            {
+                Log.StillAwaitingPushedTicket(engine.Logger, DisplayName, failures, delay);
+            }
+            else
+            {
+                Log.AwaitingPushedTicket(engine.Logger, DisplayName, RefreshPolicy.Describe(error), delay);
+            }
+        }
+        else if (repeatedDependencyFailure)
+        {
+            // One Warning or Error per cause: the cache this one reads logs its own failures at each of its retries.
+            Log.DependencyStillUnavailable(engine.Logger, error, DisplayName, failures, ((CacheValueUnavailableException)error).CacheName!, delay);
+        }
+        else if (servedVersion > 0)
+        {
+            Log.RefreshFailedServingStale(engine.Logger, error, DisplayName, failures, servedVersion, delay);
+        }
+        else
+        {
+            Log.RefreshFailedNoValue(engine.Logger, error, DisplayName, failures, delay);
+        }
+
+        Fail(plan.Request, error);
+        Fail(inflight, error);
+        engine.OnAttemptEnded(this, AttemptOutcome.Failure, error, now);
+        engine.NotifyIdle(this);
+    }
+
+    private static void CopyOutcome(Task<T> from, TaskCompletionSource<T> to)
+    {
+        if (from.IsCanceled)
+        {
+            to.TrySetCanceled();
+        }
+        else if (from.Exception is { } error)
+        {
+            Fail(to, error.InnerException ?? error);
+        }
+        else
+        {
+            to.TrySetResult(from.Result);
+        }
+    }
+
+    /// <summary>What an attempt was decided on: its callers, the rejected value, the version it saw, why it runs.</summary>
+    internal sealed record AttemptPlan(
+        TaskCompletionSource<T>? Request,
+        CacheSnapshot<T>? Rejected,
+        long DecidedOnVersion,
+        bool Requested,
+        bool OnTime);
+}

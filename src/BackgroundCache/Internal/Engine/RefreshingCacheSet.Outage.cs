@@ -1,0 +1,199 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BackgroundCache.Internal.Engine;
+
+/// <summary>
+/// The fetch budget and the outage policy: which entry may fetch, how a streak of failing keys parks the set, and the
+/// probe that resumes it.
+/// </summary>
+internal sealed partial class RefreshingCacheSet<TKey, T>
+    where TKey : notnull
+{
+    public override async ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken)
+    {
+        var scope = _scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            return await _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public override async ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken)
+    {
+        var budget = _budget ?? throw new InvalidOperationException($"Cache set '{Name}' has not started.");
+        var lease = await budget.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+        if (!lease.IsAcquired)
+        {
+            lease.Dispose();
+            throw new InvalidOperationException($"Cache set '{Name}' could not take a slot in its fetch budget.");
+        }
+
+        return lease;
+    }
+
+    public override bool TryAdmit(CacheEntry<T> entry)
+    {
+        lock (_outageGate)
+        {
+            if (!_outage || ReferenceEquals(entry, _probeEntry))
+            {
+                return true;
+            }
+
+            if (_probeArmed)
+            {
+                _probeArmed = false;
+                _probeEntry = (KeyedEntry)entry;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    public override void Park(CacheEntry<T> entry, DateTimeOffset now)
+    {
+        var keyed = (KeyedEntry)entry;
+        lock (_outageGate)
+        {
+            if (_outage)
+            {
+                (keyed.HasPendingRequest ? _parkedRequested : _parked).Enqueue(keyed);
+                return;
+            }
+        }
+
+        entry.Resume(now); // the outage ended meanwhile
+    }
+
+    public override void OnAttemptEnded(CacheEntry<T> entry, AttemptOutcome outcome, Exception? error, DateTimeOffset now)
+    {
+        var keyed = (KeyedEntry)entry;
+        if (error is CacheKeyNotFoundException)
+        {
+            // Not an upstream failure (no outage streak): the key leaves the set, on every instance when coordinated.
+            _ = RemoveAsync(keyed.Key, CancellationToken.None).AsTask()
+                .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            return;
+        }
+
+        List<KeyedEntry>? release = null;
+        var probes = 0;
+        lock (_outageGate)
+        {
+            switch (outcome)
+            {
+                case AttemptOutcome.Success:
+                    _streakEpoch++;
+                    _streakKeys = 0;
+                    if (_outage)
+                    {
+                        probes = _probes;
+                        release = DrainParkedLocked();
+                        _outage = false;
+                        _outageError = null;
+                        _probeEntry = null;
+                        _probeArmed = false;
+                        _probeAt = null;
+                        _probe.Cancel();
+                    }
+
+                    break;
+
+                case AttemptOutcome.Failure:
+                    if (keyed.StreakEpoch != _streakEpoch)
+                    {
+                        keyed.StreakEpoch = _streakEpoch;
+                        _streakKeys++;
+                    }
+
+                    if (_outage)
+                    {
+                        if (ReferenceEquals(keyed, _probeEntry))
+                        {
+                            _probeEntry = null;
+                            _probes++;
+                            _outageError = error;
+                            var delay = RefreshPolicy.AfterFailure(Options, error!, _probes + 1);
+                            _probeAt = now + delay;
+                            _probe.ScheduleAt(now + delay);
+                            Log.SetOutageProbeFailed(Logger, Name, _probes, delay);
+                        }
+                    }
+                    else if (_streakKeys >= OutageThreshold)
+                    {
+                        _outage = true;
+                        _probes = 0;
+                        _outageError = error;
+                        var delay = RefreshPolicy.AfterFailure(Options, error!, 1);
+                        _probeAt = now + delay;
+                        _probe.ScheduleAt(now + delay);
+                        Log.SetOutageStarted(Logger, error!, Name, _streakKeys, delay);
+                    }
+
+                    break;
+
+                default:
+                    if (ReferenceEquals(keyed, _probeEntry))
+                    {
+                        _probeEntry = null;
+                        _probeArmed = true; // the probe was removed: the next key that comes due probes instead
+                    }
+
+                    break;
+            }
+        }
+
+        if (release is not null)
+        {
+            Log.SetOutageEnded(Logger, Name, probes, release.Count);
+            foreach (var parked in release)
+            {
+                parked.Resume(now);
+            }
+        }
+    }
+
+    private List<KeyedEntry> DrainParkedLocked()
+    {
+        var released = new List<KeyedEntry>(_parkedRequested.Count + _parked.Count);
+        released.AddRange(_parkedRequested);
+        released.AddRange(_parked);
+        _parkedRequested.Clear();
+        _parked.Clear();
+        return released;
+    }
+
+    private void OnProbeDue(DateTimeOffset now)
+    {
+        KeyedEntry? pick = null;
+        lock (_outageGate)
+        {
+            if (!_outage)
+            {
+                return;
+            }
+
+            while (_parkedRequested.TryDequeue(out var candidate) || _parked.TryDequeue(out candidate))
+            {
+                if (candidate.IsParked)
+                {
+                    pick = candidate;
+                    break;
+                }
+            }
+
+            if (pick is null)
+            {
+                _probeArmed = true; // nothing parked: the next key that comes due (or is added) probes
+            }
+            else
+            {
+                _probeEntry = pick;
+            }
+        }
+
+        pick?.Resume(now);
+    }
+}
