@@ -18,6 +18,10 @@ internal abstract class HubProvider
         new WeChatHubProvider(),
         new WeChatOpenPlatformHubProvider(),
         new ClientCredentialsHubProvider(),
+        PlatformHubProviders.WeCom,
+        PlatformHubProviders.Feishu,
+        PlatformHubProviders.DingTalk,
+        PlatformHubProviders.Douyin,
     ];
 
     /// <summary>The values <c>TokenHub:Apps:{name}:Provider</c> accepts, for messages.</summary>
