@@ -37,7 +37,7 @@ public sealed class ArchitectureTests
         ["BackgroundCache.StackExchangeRedis"] = ["BackgroundCache"],
 
         // The hub: the core, providers and coordination stores.
-        ["BackgroundCache.TokenHub"] = ["BackgroundCache", "BackgroundCache.WeChat", "BackgroundCache.WeChat.AspNetCore", "BackgroundCache.OAuth", "BackgroundCache.StackExchangeRedis"],
+        ["BackgroundCache.TokenHub"] = ["BackgroundCache", "BackgroundCache.WeChat", "BackgroundCache.WeChat.AspNetCore", "BackgroundCache.OAuth", "BackgroundCache.WeCom", "BackgroundCache.Feishu", "BackgroundCache.DingTalk", "BackgroundCache.Douyin", "BackgroundCache.StackExchangeRedis"],
     };
 
     public static TheoryData<string> Packages() => [.. PackageProjects().Select(p => Path.GetFileNameWithoutExtension(p))];

@@ -31,7 +31,7 @@ internal static class StatusPage
                 registry.IsEmulated(name),
                 registry.EmulatorAddress(name)?.ToString(),
                 Cache(token.Status, token.TryGetValue(out var t) ? t.Fingerprint : null, now),
-                ticket is null ? null : Cache(ticket.Status, ticket.TryGetValue(out var k) ? AccessToken.ComputeFingerprint(k.Value) : null, now),
+                ticket is null ? null : Cache(ticket.Status, ticket.Fingerprint, now),
                 registry.Provider(name).Name,
                 [.. ledger.Use(name).Select(u => new QuotaReport(
                     u.Window.Name,

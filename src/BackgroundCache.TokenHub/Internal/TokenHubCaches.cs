@@ -3,8 +3,7 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
-using BackgroundCache.WeChat;
-using Microsoft.Extensions.DependencyInjection;
+using BackgroundCache.TokenHub.Internal.Providers;
 
 namespace BackgroundCache.TokenHub.Internal;
 
@@ -19,12 +18,12 @@ internal sealed class TokenHubCaches(IServiceProvider services, TokenHubRegistry
         .Where(a => a.Set is not null)
         .ToFrozenDictionary(a => a.Name, a => a.Set!, StringComparer.Ordinal);
 
-    private readonly FrozenDictionary<string, IRefreshingCache<WeChatJsApiTicket>> _tickets = registry.AppNames.Where(registry.HasTicket).ToFrozenDictionary(
-        n => n, n => services.GetRequiredKeyedService<IRefreshingCache<WeChatJsApiTicket>>(n), StringComparer.Ordinal);
+    private readonly FrozenDictionary<string, HubTicket> _tickets = registry.AppNames.Where(registry.HasTicket).ToFrozenDictionary(
+        n => n, n => registry.Provider(n).Ticket(services, n)!, StringComparer.Ordinal);
 
     public IRefreshingCache<AccessToken>? Token(string app) => _tokens.GetValueOrDefault(app);
 
-    public IRefreshingCache<WeChatJsApiTicket>? Ticket(string app) => _tickets.GetValueOrDefault(app);
+    public HubTicket? Ticket(string app) => _tickets.GetValueOrDefault(app);
 
     public IRefreshingCacheSet<string, AccessToken>? Authorizers(string app) => _authorizers.GetValueOrDefault(app);
 }

@@ -282,10 +282,10 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        WeChatJsApiTicket ticket;
+        (string Value, DateTimeOffset ExpiresAt) ticket;
         try
         {
-            ticket = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            ticket = await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
         }
         catch (CacheValueUnavailableException ex)
         {
@@ -335,10 +335,15 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        WeChatJsApiTicket ticket;
+        // The URL as the page has it (WeChat signs it verbatim, query and all), up to its fragment.
+        var hash = url.IndexOf('#', StringComparison.Ordinal);
+        var signed = hash < 0 ? url : url[..hash];
+        var timestamp = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeSeconds();
+        var nonce = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 16);
+        string signature;
         try
         {
-            ticket = cache.TryGetValue(out var current) ? current : await cache.GetAsync(context.RequestAborted).ConfigureAwait(false);
+            signature = await cache.SignAsync(nonce, timestamp, signed, context.RequestAborted).ConfigureAwait(false);
         }
         catch (CacheValueUnavailableException ex)
         {
@@ -346,14 +351,8 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        // The URL as the page has it (WeChat signs it verbatim, query and all), up to its fragment.
-        var hash = url.IndexOf('#', StringComparison.Ordinal);
-        var signed = hash < 0 ? url : url[..hash];
-        var timestamp = services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeSeconds();
-        var nonce = RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 16);
-        var registry = services.GetRequiredService<TokenHubRegistry>();
-        var appId = registry.Provider(name).Identity(services, name);
-        await WriteAsync(context, StatusCodes.Status200OK, new SignatureAnswer(appId, timestamp, nonce, ticket.CreateSignature(nonce, timestamp, signed), signed, Emulated(context, name))).ConfigureAwait(false);
+        var appId = services.GetRequiredService<TokenHubRegistry>().Provider(name).Identity(services, name);
+        await WriteAsync(context, StatusCodes.Status200OK, new SignatureAnswer(appId, timestamp, nonce, signature, signed, Emulated(context, name))).ConfigureAwait(false);
     }
 
     public static Task WriteHealthAsync(HttpContext context, HealthReport report)

@@ -18,6 +18,10 @@ internal abstract class HubProvider
         new WeChatHubProvider(),
         new WeChatOpenPlatformHubProvider(),
         new ClientCredentialsHubProvider(),
+        PlatformHubProviders.WeCom,
+        PlatformHubProviders.Feishu,
+        PlatformHubProviders.DingTalk,
+        PlatformHubProviders.Douyin,
     ];
 
     /// <summary>The values <c>TokenHub:Apps:{name}:Provider</c> accepts, for messages.</summary>
@@ -54,6 +58,9 @@ internal abstract class HubProvider
 
     /// <summary>The app's token cache (served at <c>GET /tokens/{app}</c>).</summary>
     public abstract IRefreshingCache<AccessToken> Token(IServiceProvider services, string app);
+
+    /// <summary>The app's JS-SDK ticket, when <see cref="HasTickets"/> and the app keeps one.</summary>
+    public virtual HubTicket? Ticket(IServiceProvider services, string app) => null;
 
     /// <summary>The app's authorizer tokens, when <see cref="HasAuthorizers"/>.</summary>
     public virtual IRefreshingCacheSet<string, AccessToken>? Authorizers(IServiceProvider services, string app) => null;

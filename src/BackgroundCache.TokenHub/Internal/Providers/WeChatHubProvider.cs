@@ -56,6 +56,12 @@ internal sealed class WeChatHubProvider : HubProvider
             ? services.GetRequiredKeyedService<WeChatAccessTokenSource>(app).ForceRefreshAsync(cancellationToken)
             : null;
 
+    public override HubTicket Ticket(IServiceProvider services, string app) => HubTicket.Of(
+        services.GetRequiredKeyedService<IRefreshingCache<WeChatJsApiTicket>>(app),
+        t => t.Value,
+        t => t.ExpiresAt,
+        (t, nonce, timestamp, url) => t.CreateSignature(nonce, timestamp, url));
+
     public override bool ReadsIssuerQuota(IConfigurationSection section) => section.GetValue<bool>("ReadIssuerQuota");
 
     /// <summary><c>POST /cgi-bin/openapi/quota/get</c> for the endpoint of the app's mode, with its current token.</summary>
