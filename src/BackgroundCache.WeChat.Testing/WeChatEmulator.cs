@@ -29,6 +29,7 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IssuedToken> _tokens = new(StringComparer.Ordinal);
     private readonly Queue<WeChatFault> _faults = new();
+    private int _heldCalls;
     private int _classicCalls;
     private int _stableCalls;
     private int _forcedCalls;
@@ -52,6 +53,13 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
 
     /// <summary>Gets the number of token calls (classic and stable, faulted ones included).</summary>
     public int TokenCalls => Volatile.Read(ref _classicCalls) + Volatile.Read(ref _stableCalls);
+
+    /// <summary>
+    /// Gets the number of calls held right now by a <see cref="WeChatFault.Delay(TimeSpan)"/> fault. A call counts once its
+    /// delay is armed on <see cref="WeChatEmulatorOptions.TimeProvider"/>, so a test that waits for this count and then
+    /// advances a fake clock by the delay releases the call for sure.
+    /// </summary>
+    public int HeldCalls => Volatile.Read(ref _heldCalls);
 
     /// <summary>Gets the number of classic <c>cgi-bin/token</c> calls.</summary>
     public int ClassicTokenCalls => Volatile.Read(ref _classicCalls);
@@ -214,7 +222,19 @@ public sealed partial class WeChatEmulator : IAsyncDisposable
 
         if (fault.DelayBeforeAnswer is { } delay)
         {
-            await Task.Delay(delay, _options.TimeProvider, context.RequestAborted).ConfigureAwait(false);
+            // The delay's timer exists once Task.Delay returns: counting the call as held only then lets a test advance a
+            // fake clock past it without a race (advancing before the timer exists would leave the call waiting).
+            var wait = Task.Delay(delay, _options.TimeProvider, context.RequestAborted);
+            Interlocked.Increment(ref _heldCalls);
+            try
+            {
+                await wait.ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _heldCalls);
+            }
+
             return false;
         }
 

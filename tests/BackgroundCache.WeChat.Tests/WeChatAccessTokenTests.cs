@@ -355,7 +355,7 @@ public sealed class WeChatAccessTokenTests
         h.Emulator.InjectFault(WeChatFault.Delay(TimeSpan.FromSeconds(20)));
 
         var refresh = h.Cache.RefreshAsync();
-        await h.WaitForTokenCallsAsync(2);
+        await h.WaitForHeldCallsAsync(1); // the call's 20 s delay is armed on the fake clock
         refresh.IsCompleted.Should().BeFalse();
         h.Time.Advance(TimeSpan.FromSeconds(20));
 

@@ -101,6 +101,16 @@ internal sealed class WeChatHarness : IAsyncDisposable
         }
     }
 
+    public async Task WaitForHeldCallsAsync(int calls)
+    {
+        using var cts = new CancellationTokenSource(Guard);
+        while (Emulator.HeldCalls < calls)
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            await Task.Yield();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         using var cts = new CancellationTokenSource(Guard);
