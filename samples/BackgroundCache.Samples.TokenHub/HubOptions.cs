@@ -36,12 +36,24 @@ public sealed class HubOptions
 
         public string? PrivateKey { get; set; }
 
+        public string CorpId { get; set; } = string.Empty;
+
+        public long AgentId { get; set; }
+
+        public string? CorpSecret { get; set; }
+
+        public string AppKey { get; set; } = string.Empty;
+
+        public string ClientKey { get; set; } = string.Empty;
+
         public bool Is(string provider) => string.Equals(Provider ?? "WeChat", provider, StringComparison.OrdinalIgnoreCase);
 
         /// <summary>Gets a value indicating whether the app has no secret of its issuer (the sample then emulates the issuer).</summary>
         public bool HasNoSecret =>
             Is("WeChatOpenPlatform") ? string.IsNullOrEmpty(ComponentAppSecret)
             : Is("ClientCredentials") ? string.IsNullOrEmpty(ClientSecret) && string.IsNullOrEmpty(PrivateKey)
-            : Is("WeChat") && string.IsNullOrEmpty(AppSecret);
+            : Is("WeCom") ? string.IsNullOrEmpty(CorpSecret)
+            : Is("Douyin") ? string.IsNullOrEmpty(ClientSecret)
+            : (Is("WeChat") || Is("Feishu") || Is("DingTalk")) && string.IsNullOrEmpty(AppSecret);
     }
 }

@@ -1,7 +1,11 @@
 using System.Security.Cryptography;
+using BackgroundCache.DingTalk.Testing;
+using BackgroundCache.Douyin.Testing;
+using BackgroundCache.Feishu.Testing;
 using BackgroundCache.TokenHub;
 using BackgroundCache.WeChat;
 using BackgroundCache.WeChat.Testing;
+using BackgroundCache.WeCom.Testing;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -10,8 +14,8 @@ namespace BackgroundCache.Samples.TokenHub;
 /// <summary>
 /// The ready-to-run token hub: the <c>BackgroundCache.TokenHub</c> package plus, for apps without a secret, in-process
 /// emulators of their issuers (Development, or <c>TokenHub:UseEmulator=true</c>): a WeChat emulator for WeChat and Open
-/// Platform apps, a small OAuth token endpoint for ClientCredentials apps. Tests call <see cref="BuildAsync"/> with their
-/// own clock and settings.
+/// Platform apps, a small OAuth token endpoint for ClientCredentials apps, and the packages' own emulators for WeCom,
+/// Feishu/Lark, DingTalk and Douyin apps. Tests call <see cref="BuildAsync"/> with their own clock and settings.
 /// </summary>
 public static partial class TokenHubApp
 {
@@ -46,7 +50,7 @@ public static partial class TokenHubApp
     private static async Task EmulateAsync(WebApplicationBuilder builder, TokenHubBuilder hub, HubOptions settings, List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated, TimeProvider time)
     {
         static string NewSecret() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        var wechatApps = emulated.Where(a => !a.Value.Is("ClientCredentials")).ToList();
+        var wechatApps = emulated.Where(a => a.Value.Is("WeChat") || a.Value.Is("WeChatOpenPlatform")).ToList();
         if (wechatApps.Count > 0)
         {
             var emulatorOptions = new WeChatEmulatorOptions { TimeProvider = time, Port = settings.EmulatorPort };
@@ -93,7 +97,108 @@ public static partial class TokenHubApp
                 hub.WithEmulatedApp(name, oauth.TokenEndpoint, secret);
             }
         }
+
+        await EmulatePlatformsAsync(builder, hub, emulated, time);
     }
+
+    /// <summary>Starts one emulator for the apps of a platform provider, adds each app to it, and points the app at it.</summary>
+    private static async Task EmulatePlatformAsync<TEmulator>(
+        WebApplicationBuilder builder,
+        TokenHubBuilder hub,
+        List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated,
+        string provider,
+        Func<HubOptions.AppSecretOnly, string> id,
+        Func<Dictionary<string, string>, Task<TEmulator>> start,
+        Func<TEmulator, Uri> baseAddress,
+        Func<TEmulator, HubOptions.AppSecretOnly, string, Task>? add = null)
+        where TEmulator : IAsyncDisposable
+    {
+        var apps = emulated.Where(a => a.Value.Is(provider)).Select(a => (a.Key, a.Value, Secret: Convert.ToHexString(RandomNumberGenerator.GetBytes(16)))).ToList();
+        if (apps.Count == 0)
+        {
+            return;
+        }
+
+        // Apps known before start go in the emulator's options (Feishu's, DingTalk's and Douyin's take them there); the rest are added.
+        var emulator = await start(apps.ToDictionary(a => id(a.Value), a => a.Secret, StringComparer.Ordinal));
+        builder.Services.AddHostedService(sp => new Lifetime(emulator));
+        foreach (var (name, app, secret) in apps)
+        {
+            if (add is not null)
+            {
+                await add(emulator, app, secret);
+            }
+
+            hub.WithEmulatedApp(name, baseAddress(emulator), secret);
+        }
+    }
+
+    private static Task EmulatePlatformsAsync(WebApplicationBuilder builder, TokenHubBuilder hub, List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated, TimeProvider time) =>
+        Task.WhenAll(
+            EmulatePlatformAsync(
+                builder,
+                hub,
+                emulated,
+                "WeCom",
+                a => a.CorpId,
+                _ => WeComEmulator.StartAsync(new WeComEmulatorOptions { TimeProvider = time }),
+                e => e.BaseAddress,
+                (e, app, secret) =>
+                {
+                    e.AddApp(app.CorpId, secret, app.AgentId);
+                    return Task.CompletedTask;
+                }),
+            EmulatePlatformAsync(
+                builder,
+                hub,
+                emulated,
+                "Feishu",
+                a => a.AppId,
+                apps =>
+                {
+                    var options = new FeishuEmulatorOptions { TimeProvider = time };
+                    foreach (var (id, secret) in apps)
+                    {
+                        options.Apps[id] = secret;
+                    }
+
+                    return FeishuEmulator.StartAsync(options);
+                },
+                e => e.BaseAddress),
+            EmulatePlatformAsync(
+                builder,
+                hub,
+                emulated,
+                "DingTalk",
+                a => a.AppKey is { Length: > 0 } key ? key : a.ClientId,
+                apps =>
+                {
+                    var options = new DingTalkEmulatorOptions { TimeProvider = time };
+                    foreach (var (key, secret) in apps)
+                    {
+                        options.Apps[key] = secret;
+                    }
+
+                    return DingTalkEmulator.StartAsync(options);
+                },
+                e => e.BaseAddress),
+            EmulatePlatformAsync(
+                builder,
+                hub,
+                emulated,
+                "Douyin",
+                a => a.ClientKey,
+                apps =>
+                {
+                    var options = new DouyinEmulatorOptions { TimeProvider = time };
+                    foreach (var (key, secret) in apps)
+                    {
+                        options.Apps[key] = secret;
+                    }
+
+                    return DouyinEmulator.StartAsync(options);
+                },
+                e => e.BaseAddress));
 
     private sealed class Lifetime(IAsyncDisposable emulator) : IHostedService
     {

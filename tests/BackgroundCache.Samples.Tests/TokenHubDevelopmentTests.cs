@@ -57,14 +57,49 @@ public sealed class TokenHubDevelopmentTests : IAsyncLifetime
     {
         var status = await GetAsync("status.json");
         status.GetProperty("apps").EnumerateArray().Select(a => (a.GetProperty("name").GetString(), a.GetProperty("provider").GetString(), a.GetProperty("emulated").GetBoolean()))
-            .Should().BeEquivalentTo(new[] { ("billing", "ClientCredentials", true), ("demo", "WeChat", true), ("platform", "WeChatOpenPlatform", true) });
+            .Should().BeEquivalentTo(new[]
+            {
+                ("billing", "ClientCredentials", true), ("demo", "WeChat", true), ("platform", "WeChatOpenPlatform", true),
+                ("office", "WeCom", true), ("chat", "Feishu", true), ("crm", "DingTalk", true), ("shop", "Douyin", true),
+            });
 
-        foreach (var path in new[] { "tokens/demo", "tickets/demo", "tokens/billing", "tokens/platform", "tokens/platform/authorizers/wx00000authorizer01" })
+        foreach (var path in new[]
+        {
+            "tokens/demo", "tickets/demo", "tokens/billing", "tokens/platform", "tokens/platform/authorizers/wx00000authorizer01",
+            "tokens/office", "tickets/office", "tokens/chat", "tokens/crm", "tokens/shop",
+        })
         {
             // The emulator pushes the platform's ticket and authorization once the hub listens: wait for them.
             var answer = await EventuallyOkAsync(path);
             answer.GetProperty("emulated").GetBoolean().Should().BeTrue(path);
         }
+    }
+
+    [Fact]
+    public async Task DevelopmentConfiguration_SecondClient_ReadsOnlyItsOwnApps_AndSignsPages()
+    {
+        (await SendAsync(HttpMethod.Get, "tokens/shop", "storefront-dev-key")).Should().Be(HttpStatusCode.OK);
+        (await SendAsync(HttpMethod.Get, "tokens/demo", "storefront-dev-key")).Should().Be(HttpStatusCode.OK);
+        (await SendAsync(HttpMethod.Post, "tickets/demo/signature", "storefront-dev-key", new { url = "https://shop.example.com/cart#top" })).Should().Be(HttpStatusCode.OK);
+        foreach (var path in new[] { "tokens/office", "tokens/chat", "tokens/crm", "tokens/billing", "tokens/platform" })
+        {
+            (await SendAsync(HttpMethod.Get, path, "storefront-dev-key")).Should().Be(HttpStatusCode.Forbidden, path);
+        }
+
+        (await SendAsync(HttpMethod.Post, "tickets/office/signature", "dev-key", new { url = "https://office.example.com/" })).Should().Be(HttpStatusCode.OK, "WeCom's corp ticket signs pages too");
+    }
+
+    private async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, string key, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(_address, path));
+        request.Headers.Add("X-Api-Key", key);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        using var response = await _http.SendAsync(request);
+        return response.StatusCode;
     }
 
     private async Task<JsonElement> GetAsync(string path)

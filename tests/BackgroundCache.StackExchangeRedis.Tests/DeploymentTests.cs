@@ -34,6 +34,9 @@ public sealed class DeploymentTests(ITestOutputHelper output)
             upstream.Calls.Should().Be(1);
 
             (await nodes[1].Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2");
+
+            // A report names a value the instance served: node 2 reports t2 once it serves it (the notification arrived).
+            await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t2"), () => string.Join(", ", nodes.Select(n => n.Served)));
             (await nodes[2].Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t3");
             await Eventually.TrueAsync(() => nodes.All(n => n.Served == "t3"), () => string.Join(", ", nodes.Select(n => n.Served)));
             upstream.Calls.Should().Be(3, "one upstream call per refresh, whichever instance asked");

@@ -76,6 +76,7 @@ public sealed class HardeningTests(RedisFixture redis)
         // Before: RedisCoordinationException at once while the connection was being re-established.
         var refreshed = await b.Cache.RefreshAsync().WaitAsync(Guard);
         refreshed.Should().Be("t2");
+        await Eventually.TrueAsync(() => a.Served == "t2", () => a.Served ?? "(none)"); // a report names a value the instance served
         await server.RestartFromSnapshotAsync(await server.SnapshotAsync());
         (await a.Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t3");
         upstream.Calls.Should().Be(3);
