@@ -1,4 +1,4 @@
-#:project ../../src/BackgroundCache.WeChat.Testing/BackgroundCache.WeChat.Testing.csproj
+#:project ../../src/Providers/BackgroundCache.WeChat.Testing/BackgroundCache.WeChat.Testing.csproj
 #:property TreatWarningsAsErrors=true
 #:property PublishAot=false
 using BackgroundCache.WeChat.Testing;
