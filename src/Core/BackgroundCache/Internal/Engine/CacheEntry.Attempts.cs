@@ -14,7 +14,7 @@ internal partial class CacheEntry<T>
         // issue #21): stopping the engine stops every entry, and Stop cancels the attempt's source.
         var cts = new CancellationTokenSource();
         Task? prior;
-        lock (_gate)
+        lock (Gate)
         {
             _attemptCts = cts;
             if (_state == EntryState.Stopped || engine.IsStopped)
@@ -22,7 +22,7 @@ internal partial class CacheEntry<T>
                 cts.Cancel();
             }
 
-            prior = _abandoned;
+            prior = Abandoned;
         }
 
         var options = engine.Options;
@@ -56,7 +56,7 @@ internal partial class CacheEntry<T>
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
             // Stopped or removed: nothing to record.
-            lock (_gate)
+            lock (Gate)
             {
                 if (_state == EntryState.Running)
                 {
@@ -77,7 +77,7 @@ internal partial class CacheEntry<T>
         {
             slot?.Dispose();
             activity?.Dispose();
-            lock (_gate)
+            lock (Gate)
             {
                 if (ReferenceEquals(_attemptCts, cts))
                 {
@@ -105,7 +105,7 @@ internal partial class CacheEntry<T>
         AttemptPlan? again;
         int failuresBefore;
         long servedVersion;
-        lock (_gate)
+        lock (Gate)
         {
             failuresBefore = _failures;
 
@@ -120,7 +120,7 @@ internal partial class CacheEntry<T>
             if (_state == EntryState.Running)
             {
                 _state = EntryState.Idle;
-                _due = now + (fromUpstream
+                DueTime = now + (fromUpstream
                     ? RefreshPolicy.AfterSuccess(options, expiresAt, now, engine.SpreadRefreshes && !plan.OnTime, engine.Renewal)
                     : RefreshPolicy.AfterShared(options, expiresAt, now, engine.Renewal));
                 ArmLocked();
@@ -170,21 +170,21 @@ internal partial class CacheEntry<T>
         TaskCompletionSource<T>? inflight;
         bool repeatedDependencyFailure;
         bool awaitingTicketAgain;
-        lock (_gate)
+        lock (Gate)
         {
             failures = ++_failures;
             repeatedDependencyFailure = failures > 1 && RefreshPolicy.IsSameDependencyFailure(_lastError, error);
             awaitingTicketAgain = failures > 1 && RefreshPolicy.IsAwaitingPushedTicket(_lastError);
             _lastError = error;
             delay = RefreshPolicy.AfterFailure(options, error, failures);
-            _blockedUntil = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
+            BlockedUntilTime = error is IRefreshRetryAdvice { RetryAfter: { } retryAfter } ? now + retryAfter : null;
             servedVersion = _current?.Version ?? 0;
             inflight = _inflight;
             _inflight = null;
             if (_state == EntryState.Running)
             {
                 _state = EntryState.Idle;
-                _due = now + delay;
+                DueTime = now + delay;
                 ArmLocked();
             }
 

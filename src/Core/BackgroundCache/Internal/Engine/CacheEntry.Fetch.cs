@@ -116,7 +116,7 @@ internal partial class CacheEntry<T>
             return true;
         }
 
-        lock (_gate)
+        lock (Gate)
         {
             return _state == EntryState.Stopped;
         }
@@ -146,9 +146,9 @@ internal partial class CacheEntry<T>
             TaskScheduler.Default);
 
         // The next attempt waits for this: the call has ended, its outcome is logged and its budget slot is free.
-        lock (_gate)
+        lock (Gate)
         {
-            _abandoned = ended;
+            Abandoned = ended;
         }
     }
 }

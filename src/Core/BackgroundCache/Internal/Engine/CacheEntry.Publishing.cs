@@ -18,7 +18,7 @@ internal partial class CacheEntry<T>
         var options = _engine.Options;
         CacheSnapshot<T>? published;
         var idle = false;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state == EntryState.Stopped || (!force && _current is { } served && served.Version >= version))
             {
@@ -29,7 +29,7 @@ internal partial class CacheEntry<T>
             if (_state == EntryState.Idle)
             {
                 // Another instance refreshed: the next check follows the new value's schedule, after the leader's.
-                _due = now + RefreshPolicy.AfterShared(options, expiresAt, now, _engine.Renewal);
+                DueTime = now + RefreshPolicy.AfterShared(options, expiresAt, now, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -46,7 +46,7 @@ internal partial class CacheEntry<T>
     {
         _failures = 0;
         _lastError = null;
-        _blockedUntil = null;
+        BlockedUntilTime = null;
         return null;
     }
 
@@ -67,7 +67,7 @@ internal partial class CacheEntry<T>
         _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReportInit = answersReport };
         _current = snapshot;
-        _retireAt = RefreshPolicy.RetireAt(options, expiresAt, now);
+        RetireTime = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();
         SignalChangedLocked();
         return snapshot;
@@ -95,14 +95,14 @@ internal partial class CacheEntry<T>
 
     private void SignalChangedLocked()
     {
-        _changed?.TrySetResult();
-        _changed = null;
+        Changed?.TrySetResult();
+        Changed = null;
     }
 
     private void CompleteInflight(Action<TaskCompletionSource<T>> complete)
     {
         TaskCompletionSource<T>? inflight;
-        lock (_gate)
+        lock (Gate)
         {
             inflight = _inflight;
             _inflight = null;

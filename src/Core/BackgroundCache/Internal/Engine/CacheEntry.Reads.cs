@@ -55,14 +55,14 @@ internal partial class CacheEntry<T>
         while (true)
         {
             Task changed;
-            lock (_gate)
+            lock (Gate)
             {
                 if (_current is not null || _version > 0 || _state == EntryState.Stopped || RefreshPolicy.IsPermanent(_lastError))
                 {
                     return true;
                 }
 
-                changed = (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                changed = (Changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
             var remaining = deadline - _engine.Time.GetUtcNow();
@@ -96,7 +96,7 @@ internal partial class CacheEntry<T>
             DateTimeOffset deadline;
             var options = _engine.Options;
             var now = _engine.Time.GetUtcNow();
-            lock (_gate)
+            lock (Gate)
             {
                 if (_current is { } loaded)
                 {
@@ -123,8 +123,8 @@ internal partial class CacheEntry<T>
                     throw Unavailable($"Cache '{DisplayName}' has no value, and its last fetch failed with an error that retries will not fix.");
                 }
 
-                deadline = (_startedAt ?? now) + options.InitialLoadTimeout;
-                changed = (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                deadline = (StartTime ?? now) + options.InitialLoadTimeout;
+                changed = (Changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
             var remaining = deadline - now;

@@ -11,7 +11,7 @@ internal partial class CacheEntry<T>
     {
         TaskCompletionSource<T> request;
         AttemptPlan? plan = null;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state == EntryState.Stopped)
             {
@@ -46,7 +46,7 @@ internal partial class CacheEntry<T>
         var now = _engine.Time.GetUtcNow();
         AttemptPlan? plan = null;
         var confirmed = false;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state is EntryState.Stopped || !ReferenceEquals(_current, snapshot) || _pending is not null)
             {
@@ -66,7 +66,7 @@ internal partial class CacheEntry<T>
             else
             {
                 _pending = NewRequest();
-                _pendingRejected = snapshot;
+                PendingRejected = snapshot;
                 plan = StartIfIdleLocked();
             }
         }
@@ -88,7 +88,7 @@ internal partial class CacheEntry<T>
         var cooldown = _engine.Options.InvalidationCooldown;
         var now = _engine.Time.GetUtcNow();
         CacheSnapshot<T>? confirmed = null;
-        lock (_gate)
+        lock (Gate)
         {
             var snapshot = _current;
             if (snapshot is not null && !EqualityComparer<T>.Default.Equals(snapshot.Value, rejectedValue))
@@ -115,7 +115,7 @@ internal partial class CacheEntry<T>
                 if (_pending is null)
                 {
                     _pending = NewRequest();
-                    _pendingRejected = snapshot;
+                    PendingRejected = snapshot;
                 }
 
                 request = _pending;
@@ -137,7 +137,7 @@ internal partial class CacheEntry<T>
     public bool RequestRefresh()
     {
         AttemptPlan? plan;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state is EntryState.Stopped or EntryState.Running || _pending is not null)
             {
@@ -159,9 +159,9 @@ internal partial class CacheEntry<T>
     /// </summary>
     private void NoteReportDuringAttemptLocked(CacheSnapshot<T>? snapshot)
     {
-        if (snapshot is not null && !ReferenceEquals(_runningRejected, snapshot))
+        if (snapshot is not null && !ReferenceEquals(RunningRejected, snapshot))
         {
-            _reportedDuringAttempt = snapshot;
+            ReportedDuringAttempt = snapshot;
         }
     }
 
@@ -172,8 +172,8 @@ internal partial class CacheEntry<T>
     /// </summary>
     private AttemptPlan? AnswerReportAfterAttemptLocked(DateTimeOffset now, RefreshingCacheOptions options, ref TaskCompletionSource<T>? inflight)
     {
-        var reported = _reportedDuringAttempt;
-        _reportedDuringAttempt = null;
+        var reported = ReportedDuringAttempt;
+        ReportedDuringAttempt = null;
         if (reported is null || _state != EntryState.Idle || _pending is not null || _current is not { } served
             || !EqualityComparer<T>.Default.Equals(served.Value, reported.Value)
             || AnsweredReportRecently(served, now, options.InvalidationCooldown))
@@ -182,7 +182,7 @@ internal partial class CacheEntry<T>
         }
 
         _pending = inflight ?? NewRequest();
-        _pendingRejected = served;
+        PendingRejected = served;
         inflight = null;
         return BeginAttemptLocked(now, onTime: false);
     }

@@ -11,18 +11,18 @@ internal partial class CacheEntry<T>
     {
         AttemptPlan? plan = null;
         var idle = false;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state != EntryState.NotStarted)
             {
                 return;
             }
 
-            _startedAt = now;
+            StartTime = now;
             _state = EntryState.Idle;
             if (_current is { } adopted && _pending is null)
             {
-                _due = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes, _engine.Renewal);
+                DueTime = now + RefreshPolicy.AfterSuccess(_engine.Options, adopted.ExpiresAt, now, _engine.SpreadRefreshes, _engine.Renewal);
                 ArmLocked();
                 idle = true;
             }
@@ -43,7 +43,7 @@ internal partial class CacheEntry<T>
     public void Resume(DateTimeOffset now)
     {
         AttemptPlan? plan;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state != EntryState.Parked)
             {
@@ -63,7 +63,7 @@ internal partial class CacheEntry<T>
         TaskCompletionSource<T>? pending;
         TaskCompletionSource<T>? inflight;
         CancellationTokenSource? attempt;
-        lock (_gate)
+        lock (Gate)
         {
             if (_state == EntryState.Stopped)
             {
@@ -71,7 +71,7 @@ internal partial class CacheEntry<T>
             }
 
             _state = EntryState.Stopped;
-            _due = null;
+            DueTime = null;
             _wakeTicks = NoWake;
             _engine.Scheduler.Remove(this); // nothing of a removed key stays reachable from the scheduler (issue #21)
             pending = _pending;
@@ -100,7 +100,7 @@ internal partial class CacheEntry<T>
         AttemptPlan? plan = null;
         CacheSnapshot<T>? retired = null;
         DateTimeOffset retiredAt = default;
-        lock (_gate)
+        lock (Gate)
         {
             if (dueTicks != _wakeTicks || _state == EntryState.Stopped)
             {
@@ -108,16 +108,16 @@ internal partial class CacheEntry<T>
             }
 
             _wakeTicks = NoWake;
-            if (_current is { } current && _retireAt is { } retireAt && retireAt <= now)
+            if (_current is { } current && RetireTime is { } retireAt && retireAt <= now)
             {
                 retired = current;
                 retiredAt = retireAt;
                 _current = null;
-                _retireAt = null;
+                RetireTime = null;
                 SignalChangedLocked();
             }
 
-            if (_state == EntryState.Idle && _due is { } due && due <= now)
+            if (_state == EntryState.Idle && DueTime is { } due && due <= now)
             {
                 plan = BeginAttemptLocked(now, onTime: true);
             }
@@ -149,7 +149,7 @@ internal partial class CacheEntry<T>
     private void Park(AttemptPlan plan)
     {
         var now = _engine.Time.GetUtcNow();
-        lock (_gate)
+        lock (Gate)
         {
             if (_state != EntryState.Running)
             {
@@ -172,7 +172,7 @@ internal partial class CacheEntry<T>
             }
 
             _inflight = null;
-            _pendingRejected = plan.Rejected;
+            PendingRejected = plan.Rejected;
             ArmLocked();
         }
 
@@ -186,11 +186,11 @@ internal partial class CacheEntry<T>
     {
         var request = _pending;
         var requested = request is not null;
-        if (requested && _blockedUntil is { } blockedUntil && now < blockedUntil && _lastError is { } blockingError)
+        if (requested && BlockedUntilTime is { } blockedUntil && now < blockedUntil && _lastError is { } blockingError)
         {
             // The upstream asked not to be called before blockedUntil (a quota): answer with its error, keep the schedule.
             _pending = null;
-            _pendingRejected = null;
+            PendingRejected = null;
             Log.OnDemandRefreshBlocked(_engine.Logger, DisplayName, blockedUntil);
             Fail(request, blockingError);
             ArmLocked();
@@ -199,16 +199,16 @@ internal partial class CacheEntry<T>
 
         var plan = new AttemptPlan(
             request,
-            requested && ReferenceEquals(_pendingRejected, _current) ? _pendingRejected : null,
+            requested && ReferenceEquals(PendingRejected, _current) ? PendingRejected : null,
             _current?.Version ?? 0,
             requested,
             onTime && !requested);
         _pending = null;
-        _pendingRejected = null;
-        _runningRejected = plan.Rejected;
-        _reportedDuringAttempt = null;
+        PendingRejected = null;
+        RunningRejected = plan.Rejected;
+        ReportedDuringAttempt = null;
         _state = EntryState.Running;
-        _lastAttemptAt = now;
+        LastAttemptTime = now;
         ArmLocked();
         return plan;
     }
@@ -225,12 +225,12 @@ internal partial class CacheEntry<T>
     private void ArmLocked()
     {
         var wake = NoWake;
-        if (_state == EntryState.Idle && _due is { } due)
+        if (_state == EntryState.Idle && DueTime is { } due)
         {
             wake = due.UtcTicks;
         }
 
-        if (_current is not null && _retireAt is { } retireAt && retireAt.UtcTicks < wake)
+        if (_current is not null && RetireTime is { } retireAt && retireAt.UtcTicks < wake)
         {
             wake = retireAt.UtcTicks;
         }

@@ -8,7 +8,7 @@ internal partial class CacheEntry<T>
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _state == EntryState.Idle && _wakeTicks != NoWake;
             }
@@ -20,7 +20,7 @@ internal partial class CacheEntry<T>
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _state == EntryState.Parked;
             }
@@ -32,7 +32,7 @@ internal partial class CacheEntry<T>
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _pending is not null;
             }
@@ -44,7 +44,7 @@ internal partial class CacheEntry<T>
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return StateLocked();
             }
@@ -56,7 +56,7 @@ internal partial class CacheEntry<T>
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 var current = _current;
                 return new RefreshingCacheStatus
@@ -68,11 +68,11 @@ internal partial class CacheEntry<T>
                     ExpiresAt = current?.ExpiresAt,
                     NextRefreshAt = _state switch
                     {
-                        EntryState.Idle or EntryState.Running => _due, // while running: the due time that started it
+                        EntryState.Idle or EntryState.Running => DueTime, // while running: the due time that started it
                         EntryState.Parked => _engine.ParkedUntil,
                         _ => null,
                     },
-                    LastAttemptAt = _lastAttemptAt,
+                    LastAttemptAt = LastAttemptTime,
                     ConsecutiveFailures = _failures,
                     LastError = _lastError ?? (current is null ? _engine.SharedError : null),
                     WaitingForRenewalWindow = _state == EntryState.Idle && _failures == 0

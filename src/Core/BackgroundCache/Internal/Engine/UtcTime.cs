@@ -11,6 +11,9 @@ internal readonly struct UtcTime : IEquatable<UtcTime>
 
     private UtcTime(long ticks) => _ticks = ticks;
 
+    /// <summary>Makes an instant from UTC ticks.</summary>
+    public static UtcTime FromUtcTicks(long ticks) => new(ticks);
+
     /// <summary>Gets the instant's UTC ticks.</summary>
     public long UtcTicks => _ticks;
 
