@@ -112,6 +112,17 @@ public sealed class RedisWeChatOpenPlatformClusterTests(RedisFixture redis)
         var onA = await platformA.Authorizers.GetAsync(Authorizer).AsTask().WaitAsync(Guard);
         var onB = await platformB.Authorizers.GetAsync(Authorizer).AsTask().WaitAsync(Guard);
         onB.Should().Be(onA);
+
+        // A follower behind the leader's version is answered with the leader's value (docs/redis-coordination.md, "Requests
+        // are answered whatever version they name"); a forced refresh calls WeChat once B holds the leader's latest.
+        var entryA = platformA.Authorizers.GetOrAdd(Authorizer);
+        var entryB = platformB.Authorizers.GetOrAdd(Authorizer);
+        while (entryB.Status.Version != entryA.Status.Version)
+        {
+            await Task.Yield(); // B takes the version Redis assigned (a notification or its poll), guarded
+            cts.Token.ThrowIfCancellationRequested();
+        }
+
         var callsBefore = emulator.AuthorizerTokenCalls;
         var refreshed = await platformB.Authorizers.GetOrAdd(Authorizer).RefreshAsync().WaitAsync(Guard);
         while (!platformA.Authorizers.TryGetValue(Authorizer, out var seen) || seen != refreshed)
