@@ -110,7 +110,7 @@ public static partial class TokenHubApp
         Func<HubOptions.AppSecretOnly, string> id,
         Func<Dictionary<string, string>, Task<TEmulator>> start,
         Func<TEmulator, Uri> baseAddress,
-        Func<TEmulator, HubOptions.AppSecretOnly, string, Task>? add = null)
+        Action<TEmulator, HubOptions.AppSecretOnly, string>? add = null)
         where TEmulator : IAsyncDisposable
     {
         var apps = emulated.Where(a => a.Value.Is(provider)).Select(a => (a.Key, a.Value, Secret: Convert.ToHexString(RandomNumberGenerator.GetBytes(16)))).ToList();
@@ -124,81 +124,70 @@ public static partial class TokenHubApp
         builder.Services.AddHostedService(sp => new Lifetime(emulator));
         foreach (var (name, app, secret) in apps)
         {
-            if (add is not null)
-            {
-                await add(emulator, app, secret);
-            }
-
+            add?.Invoke(emulator, app, secret);
             hub.WithEmulatedApp(name, baseAddress(emulator), secret);
         }
     }
 
-    private static Task EmulatePlatformsAsync(WebApplicationBuilder builder, TokenHubBuilder hub, List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated, TimeProvider time) =>
-        Task.WhenAll(
-            EmulatePlatformAsync(
-                builder,
-                hub,
-                emulated,
-                "WeCom",
-                a => a.CorpId,
-                _ => WeComEmulator.StartAsync(new WeComEmulatorOptions { TimeProvider = time }),
-                e => e.BaseAddress,
-                (e, app, secret) =>
-                {
-                    e.AddApp(app.CorpId, secret, app.AgentId);
-                    return Task.CompletedTask;
-                }),
-            EmulatePlatformAsync(
-                builder,
-                hub,
-                emulated,
-                "Feishu",
-                a => a.AppId,
-                apps =>
-                {
-                    var options = new FeishuEmulatorOptions { TimeProvider = time };
-                    foreach (var (id, secret) in apps)
-                    {
-                        options.Apps[id] = secret;
-                    }
+    /// <summary>One after the other: each adds services to the builder, which is not thread-safe.</summary>
+    private static async Task EmulatePlatformsAsync(WebApplicationBuilder builder, TokenHubBuilder hub, List<KeyValuePair<string, HubOptions.AppSecretOnly>> emulated, TimeProvider time)
+    {
+        static T WithApps<T>(T options, IDictionary<string, string> target, Dictionary<string, string> apps)
+        {
+            foreach (var (id, secret) in apps)
+            {
+                target[id] = secret;
+            }
 
-                    return FeishuEmulator.StartAsync(options);
-                },
-                e => e.BaseAddress),
-            EmulatePlatformAsync(
-                builder,
-                hub,
-                emulated,
-                "DingTalk",
-                a => a.AppKey is { Length: > 0 } key ? key : a.ClientId,
-                apps =>
-                {
-                    var options = new DingTalkEmulatorOptions { TimeProvider = time };
-                    foreach (var (key, secret) in apps)
-                    {
-                        options.Apps[key] = secret;
-                    }
+            return options;
+        }
 
-                    return DingTalkEmulator.StartAsync(options);
-                },
-                e => e.BaseAddress),
-            EmulatePlatformAsync(
-                builder,
-                hub,
-                emulated,
-                "Douyin",
-                a => a.ClientKey,
-                apps =>
-                {
-                    var options = new DouyinEmulatorOptions { TimeProvider = time };
-                    foreach (var (key, secret) in apps)
-                    {
-                        options.Apps[key] = secret;
-                    }
-
-                    return DouyinEmulator.StartAsync(options);
-                },
-                e => e.BaseAddress));
+        await EmulatePlatformAsync(
+            builder,
+            hub,
+            emulated,
+            "WeCom",
+            a => a.CorpId,
+            _ => WeComEmulator.StartAsync(new WeComEmulatorOptions { TimeProvider = time }),
+            e => e.BaseAddress,
+            (e, app, secret) => e.AddApp(app.CorpId, secret, app.AgentId));
+        await EmulatePlatformAsync(
+            builder,
+            hub,
+            emulated,
+            "Feishu",
+            a => a.AppId,
+            apps =>
+            {
+                var options = new FeishuEmulatorOptions { TimeProvider = time };
+                return FeishuEmulator.StartAsync(WithApps(options, options.Apps, apps));
+            },
+            e => e.BaseAddress);
+        await EmulatePlatformAsync(
+            builder,
+            hub,
+            emulated,
+            "DingTalk",
+            a => a.AppKey is { Length: > 0 } key ? key : a.ClientId,
+            apps =>
+            {
+                var options = new DingTalkEmulatorOptions { TimeProvider = time };
+                return DingTalkEmulator.StartAsync(WithApps(options, options.Apps, apps));
+            },
+            e => e.BaseAddress);
+        await EmulatePlatformAsync(
+            builder,
+            hub,
+            emulated,
+            "Douyin",
+            a => a.ClientKey,
+            apps =>
+            {
+                var options = new DouyinEmulatorOptions { TimeProvider = time };
+                return DouyinEmulator.StartAsync(WithApps(options, options.Apps, apps));
+            },
+            e => e.BaseAddress);
+    }
 
     private sealed class Lifetime(IAsyncDisposable emulator) : IHostedService
     {
