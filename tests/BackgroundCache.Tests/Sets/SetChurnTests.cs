@@ -44,6 +44,89 @@ public sealed class SetChurnTests
     }
 
     [Fact]
+    public async Task RemoveAsync_EveryKeyOfAThousand_TheDictionarySizedForThePeakIsReleased()
+    {
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(new Value(key)),
+            o => o.RefreshInterval = TimeSpan.FromHours(2));
+        var keys = Enumerable.Range(0, 1_000).Select(i => $"k{i}").ToArray();
+        foreach (var key in keys)
+        {
+            h.Set.GetOrAdd(key);
+        }
+
+        await h.QuiesceAsync();
+        var peak = WeakDictionary(h.Engine);
+
+        for (var i = 0; i < keys.Length; i++)
+        {
+            (await h.Set.RemoveAsync(keys[i])).Should().BeTrue();
+
+            // Every key not yet removed is still read while the table copies itself smaller.
+            if (i % 97 == 0)
+            {
+                keys.Skip(i + 1).Where(k => !h.Set.TryGetValue(k, out var _)).Should().BeEmpty();
+            }
+        }
+
+        h.Set.Count.Should().Be(0);
+        h.Engine.KeyTableShrinks.Should().Be(2, "1,000 keys down to none: a copy below 250 keys, one below 62, none below a peak of 64");
+        (await CollectedAsync(peak)).Should().BeTrue("the bucket and lock arrays sized for 1,000 keys are not kept for none");
+
+        // The set works on: a key added after the shrinks is loaded and read.
+        await h.Set.GetAsync("again");
+        h.Set.TryGetValue("again", out var again).Should().BeTrue();
+        again!.Key.Should().Be("again");
+    }
+
+    [Fact]
+    public async Task KeyTable_AddsAndRemovesFromFourThreadsWhileItShrinks_LosesNoKey()
+    {
+        var table = new KeyTable<int, object>();
+        var kept = new System.Collections.Concurrent.ConcurrentDictionary<int, object>();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                var keys = Enumerable.Range(0, 500).Select(i => (t * 1_000_000) + (round * 1_000) + i).ToArray();
+                foreach (var key in keys)
+                {
+                    var value = new object();
+                    table.GetOrAdd(key, value).Should().BeSameAs(value);
+                }
+
+                // Keep one key in fifty; remove the rest, some by key and value.
+                foreach (var key in keys)
+                {
+                    if (key % 50 == 0)
+                    {
+                        table.TryGetValue(key, out var value).Should().BeTrue();
+                        kept[key] = value!;
+                    }
+                    else if (key % 2 == 0)
+                    {
+                        table.TryRemove(key, out _, out _).Should().BeTrue();
+                    }
+                    else
+                    {
+                        table.TryGetValue(key, out var value).Should().BeTrue();
+                        table.TryRemove(key, value!, out _).Should().BeTrue();
+                    }
+                }
+            }
+        })));
+
+        table.Shrinks.Should().BeGreaterThan(0);
+        table.Count.Should().Be(kept.Count);
+        table.Keys.Should().BeEquivalentTo(kept.Keys);
+        foreach (var (key, value) in kept)
+        {
+            table.TryGetValue(key, out var held).Should().BeTrue();
+            held.Should().BeSameAs(value);
+        }
+    }
+
+    [Fact]
     public async Task RemoveAndReAdd_HundredCycles_SchedulerHoldsOneWakePerKey()
     {
         await using var h = await SetHarness<string, Value>.StartAsync(
@@ -179,6 +262,9 @@ public sealed class SetChurnTests
         drained.Should().BeInAscendingOrder().And.HaveCount(expected.Count);
         items.Should().OnlyContain(i => i.HeapIndex == -1);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference WeakDictionary(RefreshingCacheSet<string, Value> set) => new(set.KeyDictionary);
 
     /// <summary>Loads a key and returns a weak reference to its value; the value never crosses an await of the test.</summary>
     private static async Task<WeakReference> LoadAsync(SetHarness<string, Value> h, string key)

@@ -14,9 +14,8 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
     /// <summary>Removes a key here only: another instance removed it on purpose (the coordinator says so).</summary>
     private void RemoveLocal(string key)
     {
-        if (CoordinationKeys.TryParse<TKey>(key, out var parsed) && _entries.TryRemove(parsed, out var entry))
+        if (CoordinationKeys.TryParse<TKey>(key, out var parsed) && _entries.TryRemove(parsed, out var entry, out var count))
         {
-            var count = Interlocked.Decrement(ref _count);
             entry.Stop();
             Log.SetKeyRemoved(Logger, Name, count);
         }

@@ -161,15 +161,14 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
         }
 
         var evicted = 0;
-        foreach (var (key, entry) in _entries)
+        foreach (var (key, entry) in _entries.Pairs)
         {
             if (entry.TakeTouched())
             {
                 entry.LastReadAt = now;
             }
-            else if (now - entry.LastReadAt >= evictAfterIdle && _entries.TryRemove(new KeyValuePair<TKey, KeyedEntry>(key, entry)))
+            else if (now - entry.LastReadAt >= evictAfterIdle && _entries.TryRemove(key, entry, out _))
             {
-                Interlocked.Decrement(ref _count);
                 entry.Stop();
                 evicted++;
             }

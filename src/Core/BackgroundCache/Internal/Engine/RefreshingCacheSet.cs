@@ -25,7 +25,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     /// </summary>
     internal const int OutageThreshold = 5;
 
-    private readonly ConcurrentDictionary<TKey, KeyedEntry> _entries = new();
+    private readonly KeyTable<TKey, KeyedEntry> _entries = new();
     private readonly CacheSetRegistration<TKey, T> _registration;
     private readonly IServiceProvider _services;
     private readonly IServiceScopeFactory _scopes;
@@ -41,7 +41,6 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     private Task? _initialKeysRetry;
     private Task? _started;
     private volatile bool _isStarted;
-    private int _count;
 
     // Whole-set backoff, under _outageGate.
     private int _streakEpoch = 1;
@@ -74,7 +73,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
         metrics.Register(this);
     }
 
-    public int Count => Volatile.Read(ref _count);
+    public int Count => _entries.Count;
 
     public IReadOnlyCollection<TKey> Keys => _entries.Keys.ToArray();
 
@@ -144,12 +143,11 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     public ValueTask<bool> RemoveAsync(TKey key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (!_entries.TryRemove(key, out var entry))
+        if (!_entries.TryRemove(key, out var entry, out var count))
         {
             return new ValueTask<bool>(false);
         }
 
-        var count = Interlocked.Decrement(ref _count);
         entry.Stop();
         Log.SetKeyRemoved(Logger, Name, count);
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
@@ -157,6 +155,12 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
 
     /// <summary>Gets the entries (health check, metrics, tests).</summary>
     internal IEnumerable<CacheEntry<T>> Entries => _entries.Values;
+
+    /// <summary>Gets the dictionary that holds the keys now (tests).</summary>
+    internal object KeyDictionary => _entries.Dictionary;
+
+    /// <summary>Gets the number of times the key table gave memory back by copying itself smaller (tests).</summary>
+    internal int KeyTableShrinks => _entries.Shrinks;
 
     /// <summary>Gets a key's entry, or null (tests).</summary>
     internal CacheEntry<T>? Find(TKey key) => _entries.TryGetValue(key, out var entry) ? entry : null;
@@ -208,13 +212,9 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
         }
 
         var entry = _entries.GetOrAdd(key, created);
-        if (ReferenceEquals(entry, created))
+        if (ReferenceEquals(entry, created) && _isStarted)
         {
-            Interlocked.Increment(ref _count);
-            if (_isStarted)
-            {
-                entry.Start(Time.GetUtcNow());
-            }
+            entry.Start(Time.GetUtcNow());
         }
 
         entry.MarkRead();
