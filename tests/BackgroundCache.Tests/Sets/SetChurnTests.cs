@@ -127,6 +127,61 @@ public sealed class SetChurnTests
     }
 
     [Fact]
+    public async Task Refreshes_AQuietAttemptsTokenSourceIsReused_OneCancelledByFetchTimeoutNeverIs()
+    {
+        var tokens = new List<CancellationToken>();
+        var hanging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            async (_, key, ct) =>
+            {
+                int call;
+                lock (tokens)
+                {
+                    tokens.Add(ct);
+                    call = tokens.Count;
+                }
+
+                if (call == 3)
+                {
+                    hanging.TrySetResult();
+                    await Task.Delay(Timeout.Infinite, ct); // ends only when FetchTimeout cancels the attempt's token
+                }
+
+                return new Value($"{key}#{call}");
+            },
+            o =>
+            {
+                o.RefreshInterval = TimeSpan.FromMinutes(5);
+                o.FetchTimeout = TimeSpan.FromSeconds(30);
+                o.RetryInitialDelay = TimeSpan.FromSeconds(10);
+            });
+        await h.Set.GetAsync("k");
+        await h.AdvanceAsync(TimeSpan.FromMinutes(5)); // call 2: a quiet refresh
+
+        h.Time.Advance(TimeSpan.FromMinutes(5)); // call 3 hangs until its deadline
+        await hanging.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        await h.QuiesceAsync();
+        await h.AdvanceAsync(TimeSpan.FromSeconds(10)); // call 4: the retry
+
+        tokens.Should().HaveCount(4);
+        tokens[2].IsCancellationRequested.Should().BeTrue("FetchTimeout cancelled the third attempt");
+        tokens[3].IsCancellationRequested.Should().BeFalse("a source cancelled by a deadline is never handed to a later attempt");
+        tokens[3].Should().NotBe(tokens[2]);
+        h.Set.TryGetValue("k", out var value).Should().BeTrue();
+        value!.Key.Should().Be("k#4");
+        var coreTarget = typeof(RefreshingCacheSet<,>).Assembly.GetCustomAttribute<System.Runtime.Versioning.TargetFrameworkAttribute>()!.FrameworkName;
+        if (coreTarget.StartsWith(".NETCoreApp", StringComparison.Ordinal))
+        {
+            tokens[1].Should().Be(tokens[0], "a quiet attempt's source is reset and kept for the next one (issue #21)");
+        }
+        else
+        {
+            tokens[1].Should().NotBe(tokens[0], "netstandard2.0 has no CancellationTokenSource.TryReset: a source per attempt");
+        }
+    }
+
+    [Fact]
     public async Task RemoveAndReAdd_HundredCycles_SchedulerHoldsOneWakePerKey()
     {
         await using var h = await SetHarness<string, Value>.StartAsync(

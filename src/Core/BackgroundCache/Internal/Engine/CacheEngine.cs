@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
 using Microsoft.Extensions.Logging;
@@ -32,6 +34,9 @@ internal abstract class CacheEngine<T> : IDisposable
     private TaskCompletionSource? _quiet;
     private int _activeAttempts;
     private int _stopped;
+#if NET
+    private CancellationTokenSource?[]? _spareSources;
+#endif
 
     protected CacheEngine(
         string name,
@@ -181,7 +186,68 @@ internal abstract class CacheEngine<T> : IDisposable
     public void Launch(CacheEntry<T> entry, CacheEntry<T>.AttemptPlan plan)
     {
         Interlocked.Increment(ref _activeAttempts);
-        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Entry.RunAttemptAsync(s.Plan), (Entry: entry, Plan: plan), preferLocal: false);
+        Debug.Assert(ReferenceEquals(plan.Entry, entry), "a plan runs for the entry that made it");
+#if NET
+        ThreadPool.UnsafeQueueUserWorkItem(plan, preferLocal: false); // the plan is its own work item: no allocation here
+#else
+        ThreadPool.UnsafeQueueUserWorkItem(static p => p.Execute(), plan, preferLocal: false);
+#endif
+    }
+
+    /// <summary>
+    /// Gets how many token sources of attempts that ended quietly are kept for the next attempts: one for a single cache
+    /// (one attempt at a time), more for a set whose budget runs several at once.
+    /// </summary>
+    protected virtual int SpareTokenSources => 1;
+
+    /// <summary>Gets a token source for an attempt: a spare one, reset after an attempt that ended quietly, or a new one.</summary>
+    [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Uses the engine's spares on .NET; netstandard2.0 has none.")]
+    public CancellationTokenSource RentAttemptSource()
+    {
+#if NET
+        if (Volatile.Read(ref _spareSources) is { } spares)
+        {
+            for (var i = 0; i < spares.Length; i++)
+            {
+                if (Interlocked.Exchange(ref spares[i], null) is { } spare)
+                {
+                    return spare;
+                }
+            }
+        }
+#endif
+        return new CancellationTokenSource();
+    }
+
+    /// <summary>
+    /// Takes back an attempt's token source. It is kept for a later attempt only when <paramref name="reusable"/> says
+    /// nobody can cancel it any more (the attempt's entry dropped it under its lock, its deadline never fired, no
+    /// coordinator holds its token) and <c>CancellationTokenSource.TryReset</c> succeeds; otherwise it is
+    /// disposed. A refresh then allocates no token source (issue #21). netstandard2.0 has no TryReset: always disposed.
+    /// </summary>
+    [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Uses the engine's spares on .NET; netstandard2.0 has none.")]
+    public void ReturnAttemptSource(CancellationTokenSource source, bool reusable)
+    {
+#if NET
+        if (reusable && !IsStopped && source.TryReset())
+        {
+            var spares = Volatile.Read(ref _spareSources);
+            if (spares is null)
+            {
+                var created = new CancellationTokenSource?[SpareTokenSources];
+                spares = Interlocked.CompareExchange(ref _spareSources, created, null) ?? created;
+            }
+
+            for (var i = 0; i < spares.Length; i++)
+            {
+                if (Interlocked.CompareExchange(ref spares[i], source, null) is null)
+                {
+                    return;
+                }
+            }
+        }
+#endif
+        source.Dispose();
     }
 
     public void AttemptFinished()

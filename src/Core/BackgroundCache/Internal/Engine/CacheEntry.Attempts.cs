@@ -12,7 +12,7 @@ internal partial class CacheEntry<T>
         var engine = _engine;
         // Not linked to the engine's stop token (a registration per attempt would stay in that token's free list for good,
         // issue #21): stopping the engine stops every entry, and Stop cancels the attempt's source.
-        var cts = new CancellationTokenSource();
+        var cts = engine.RentAttemptSource();
         Task? prior;
         lock (Gate)
         {
@@ -77,15 +77,20 @@ internal partial class CacheEntry<T>
         {
             slot?.Dispose();
             activity?.Dispose();
+            bool reusable;
             lock (Gate)
             {
                 if (ReferenceEquals(_attemptCts, cts))
                 {
                     _attemptCts = null;
                 }
+
+                // From here Stop cannot reach the source; a deadline that fired, or a coordinator that holds its token,
+                // still might cancel it later: then it is not reused.
+                reusable = _state != EntryState.Stopped && !plan.HasFired && engine.Coordinator is null && !cts.IsCancellationRequested;
             }
 
-            cts.Dispose();
+            engine.ReturnAttemptSource(cts, reusable);
             engine.AttemptFinished();
         }
     }
@@ -246,11 +251,41 @@ internal partial class CacheEntry<T>
         }
     }
 
-    /// <summary>What an attempt was decided on: its callers, the rejected value, the version it saw, why it runs.</summary>
-    internal sealed record AttemptPlan(
-        TaskCompletionSource<T>? Request,
-        CacheSnapshot<T>? Rejected,
-        long DecidedOnVersion,
-        bool Requested,
-        bool OnTime);
+    /// <summary>
+    /// What an attempt was decided on: its callers, the rejected value, the version it saw, why it runs. It is also the
+    /// attempt's thread-pool work item and its first <see cref="FetchDeadline"/>: one object per refresh where there were
+    /// three (issue #21).
+    /// </summary>
+    internal sealed class AttemptPlan(
+        CacheEntry<T> entry,
+        TaskCompletionSource<T>? request,
+        CacheSnapshot<T>? rejected,
+        long decidedOnVersion,
+        bool requested,
+        bool onTime) : FetchDeadline
+#if NET
+        , IThreadPoolWorkItem
+#endif
+    {
+        /// <summary>Gets the entry the attempt runs for.</summary>
+        public CacheEntry<T> Entry { get; } = entry;
+
+        /// <summary>Gets the caller waiting for this attempt's value (a forced refresh or a report), if any.</summary>
+        public TaskCompletionSource<T>? Request { get; } = request;
+
+        /// <summary>Gets the value a report rejected, if the attempt answers one.</summary>
+        public CacheSnapshot<T>? Rejected { get; } = rejected;
+
+        /// <summary>Gets the version the entry served when the attempt was decided.</summary>
+        public long DecidedOnVersion { get; } = decidedOnVersion;
+
+        /// <summary>Gets a value indicating whether a caller asked for the attempt.</summary>
+        public bool Requested { get; } = requested;
+
+        /// <summary>Gets a value indicating whether the attempt is the scheduled refresh, run at its due time.</summary>
+        public bool OnTime { get; } = onTime;
+
+        /// <summary>Runs the attempt (the thread pool calls this).</summary>
+        public void Execute() => _ = Entry.RunAttemptAsync(this);
+    }
 }

@@ -14,7 +14,7 @@ internal partial class CacheEntry<T>
             return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
         }
 
-        return Timed<(T Value, long? Version, bool FromUpstream)>(plan.Rejected, static value => (value, null, true), options, ref slot, cancellationToken);
+        return Timed<(T Value, long? Version, bool FromUpstream)>(plan, static value => (value, null, true), options, ref slot, cancellationToken);
     }
 
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
@@ -26,7 +26,7 @@ internal partial class CacheEntry<T>
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
                 IDisposable? none = null;
-                return Timed(rejected, static value => value, options, ref none, ct);
+                return Timed(plan, static value => value, options, ref none, ct);
             },
             plan.Requested,
             rejected is null ? default : rejected.Value,
@@ -40,7 +40,7 @@ internal partial class CacheEntry<T>
     /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
     /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
     /// </summary>
-    private ValueTask<TResult> Timed<TResult>(CacheSnapshot<T>? rejected, Func<T, TResult> map, RefreshingCacheOptions options, ref IDisposable? slot, CancellationToken cancellationToken)
+    private ValueTask<TResult> Timed<TResult>(AttemptPlan plan, Func<T, TResult> map, RefreshingCacheOptions options, ref IDisposable? slot, CancellationToken cancellationToken)
     {
         var engine = _engine;
         var attempt = Volatile.Read(ref _attemptCts);
@@ -48,11 +48,11 @@ internal partial class CacheEntry<T>
         var token = linked?.Token ?? cancellationToken;
 
         // The deadline is scheduled before the fetch starts, so a test clock can end a hanging fetch.
-        var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!);
+        var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!, reusable: plan);
         ValueTask<T> fetch;
         try
         {
-            fetch = engine.FetchAsync(this, rejected, token);
+            fetch = engine.FetchAsync(this, plan.Rejected, token);
         }
         catch
         {

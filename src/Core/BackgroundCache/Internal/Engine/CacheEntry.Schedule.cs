@@ -198,6 +198,7 @@ internal partial class CacheEntry<T>
         }
 
         var plan = new AttemptPlan(
+            this,
             request,
             requested && ReferenceEquals(PendingRejected, _current) ? PendingRejected : null,
             _current?.Version ?? 0,

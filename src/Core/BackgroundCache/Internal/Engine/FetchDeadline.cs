@@ -6,29 +6,31 @@ namespace BackgroundCache.Internal.Engine;
 /// token source is cancelled on the thread pool, so the token's callbacks (an HTTP call aborting) never run on the timer's
 /// thread; a call that ends first takes the deadline out of the scheduler at once.
 /// </summary>
-internal sealed class FetchDeadline : DueTimeHeapItem, ISchedulable
+internal class FetchDeadline : DueTimeHeapItem, ISchedulable
 {
-    private const int Armed = 0;
-    private const int Fired = 1;
-    private const int Disarmed = 2;
+    private const int Unused = 0;
+    private const int Armed = 1;
+    private const int Fired = 2;
+    private const int Disarmed = 3;
 
-    private readonly RefreshScheduler _scheduler;
-    private readonly CancellationTokenSource _target;
+    private RefreshScheduler? _scheduler;
+    private CancellationTokenSource? _target;
     private int _state;
-
-    private FetchDeadline(RefreshScheduler scheduler, CancellationTokenSource target)
-    {
-        _scheduler = scheduler;
-        _target = target;
-    }
 
     /// <summary>Gets a value indicating whether the timeout came before the call ended.</summary>
     public bool HasFired => Volatile.Read(ref _state) == Fired;
 
-    /// <summary>Arms a deadline <paramref name="timeout"/> from now that cancels <paramref name="target"/>.</summary>
-    public static FetchDeadline Start(RefreshScheduler scheduler, TimeProvider time, TimeSpan timeout, CancellationTokenSource target)
+    /// <summary>
+    /// Arms a deadline <paramref name="timeout"/> from now that cancels <paramref name="target"/>: <paramref name="reusable"/>
+    /// itself when it was never armed (an attempt's plan is its first deadline: one object fewer per refresh), else a new one.
+    /// </summary>
+    public static FetchDeadline Start(RefreshScheduler scheduler, TimeProvider time, TimeSpan timeout, CancellationTokenSource target, FetchDeadline? reusable = null)
     {
-        var deadline = new FetchDeadline(scheduler, target);
+        var deadline = reusable is not null && Interlocked.CompareExchange(ref reusable._state, Armed, Unused) == Unused
+            ? reusable
+            : new FetchDeadline { _state = Armed };
+        deadline._scheduler = scheduler;
+        deadline._target = target;
         var now = time.GetUtcNow().UtcTicks;
         scheduler.Schedule(deadline, now + Math.Min(Math.Max(0, timeout.Ticks), DateTimeOffset.MaxValue.UtcTicks - now));
         return deadline;
@@ -39,7 +41,7 @@ internal sealed class FetchDeadline : DueTimeHeapItem, ISchedulable
     {
         if (Interlocked.CompareExchange(ref _state, Disarmed, Armed) == Armed)
         {
-            _scheduler.Remove(this);
+            _scheduler!.Remove(this);
         }
     }
 
@@ -48,7 +50,7 @@ internal sealed class FetchDeadline : DueTimeHeapItem, ISchedulable
     {
         if (Interlocked.CompareExchange(ref _state, Fired, Armed) == Armed)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static state => Cancel((CancellationTokenSource)state!), _target);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => Cancel((CancellationTokenSource)state!), _target!);
         }
     }
 

@@ -79,6 +79,9 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
 
     public override bool SpreadRefreshes => true;
 
+    /// <inheritdoc />
+    protected override int SpareTokenSources => Math.Max(1, Math.Min(_setOptions.MaxConcurrentFetches, 16));
+
     public override ICacheCoordinator<T>? Coordinator { get; }
 
     public override TokenRenewal? Renewal => _registration.RenewalRule?.Renewal;
