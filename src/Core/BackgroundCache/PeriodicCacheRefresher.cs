@@ -289,16 +289,25 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     }
 
     /// <summary>The engine of one value: fetches through the refresher's virtual methods.</summary>
-    private sealed class SingleEngine(PeriodicCacheRefresher<T> owner, CacheRuntime runtime)
-        : CacheEngine<T>(runtime.Name, runtime.Options, runtime.Time, runtime.Logger, runtime.Metrics, runtime.ExpirySelector, runtime.Observers)
+    private sealed class SingleEngine : CacheEngine<T>
     {
-        public override ICacheCoordinator<T>? Coordinator { get; } = runtime.Coordinator;
+        private readonly PeriodicCacheRefresher<T> _owner;
+
+        public SingleEngine(PeriodicCacheRefresher<T> owner, CacheRuntime runtime)
+            : base(runtime.Name, runtime.Options, runtime.Time, runtime.Logger, runtime.Metrics, runtime.ExpirySelector, runtime.Observers)
+        {
+            _owner = owner;
+            Coordinator = runtime.Coordinator;
+            TracksReads = false; // a single value is never evicted for being idle
+        }
+
+        public override ICacheCoordinator<T>? Coordinator { get; }
 
         public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken) =>
-            rejected is null ? owner.FetchAsync(cancellationToken) : owner.FetchReplacementAsync(rejected.Value, cancellationToken);
+            rejected is null ? _owner.FetchAsync(cancellationToken) : _owner.FetchReplacementAsync(rejected.Value, cancellationToken);
 
-        public override DateTimeOffset? GetExpiresAt(T value) => owner.GetExpiresAt(value);
+        public override DateTimeOffset? GetExpiresAt(T value) => _owner.GetExpiresAt(value);
 
-        public override TokenRenewal? Renewal => (owner as ITokenRenewalRule)?.Renewal;
+        public override TokenRenewal? Renewal => (_owner as ITokenRenewalRule)?.Renewal;
     }
 }

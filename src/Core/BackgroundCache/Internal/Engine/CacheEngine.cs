@@ -59,6 +59,13 @@ internal abstract class CacheEngine<T> : IDisposable
 
     public string Name { get; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether reads mark their entry (a set that evicts idle keys needs the mark; a single
+    /// cache and a set without <c>EvictAfterIdle</c> do not, and their reads skip a field a cache line away). True until
+    /// a set has read its options at start, so no read before that is missed.
+    /// </summary>
+    public bool TracksReads { get; protected set; } = true;
+
     /// <summary>Records one attempt on the refresh metrics, tagged with the cache's name and value type.</summary>
     public void RecordAttempt(string outcome, TimeSpan duration) => Metrics.RecordAttempt(Name, ValueTypeName, outcome, duration);
 

@@ -66,7 +66,7 @@ internal partial class CacheEntry<T>
         var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
         _version = unchanged ? _version : version is { } v && (exact || v > _version) ? v : _version + 1;
         var snapshot = new CacheSnapshot<T>(value, now, expiresAt, _version) { AnswersReportInit = answersReport };
-        _current = snapshot;
+        SetCurrentLocked(snapshot);
         RetireTime = RefreshPolicy.RetireAt(options, expiresAt, now);
         ArmLocked();
         SignalChangedLocked();

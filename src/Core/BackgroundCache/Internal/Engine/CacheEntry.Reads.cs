@@ -20,9 +20,15 @@ internal partial class CacheEntry<T>
     /// <inheritdoc />
     public bool TryGetValue([MaybeNullWhen(false)] out T value)
     {
-        if (!_touched)
+        if (_engine.TracksReads && !_touched)
         {
-            _touched = true;
+            _touched = true; // written only on the first read since the last sweep
+        }
+
+        if (!typeof(T).IsValueType && _currentValue is { } held)
+        {
+            value = AsT(held);
+            return true;
         }
 
         var snapshot = _current;
@@ -39,13 +45,43 @@ internal partial class CacheEntry<T>
     /// <inheritdoc />
     public ValueTask<T> GetAsync(CancellationToken cancellationToken = default)
     {
-        if (!_touched)
+        if (_engine.TracksReads && !_touched)
         {
-            _touched = true;
+            _touched = true; // written only on the first read since the last sweep
+        }
+
+        if (!typeof(T).IsValueType && _currentValue is { } held)
+        {
+            return new ValueTask<T>(AsT(held));
         }
 
         var snapshot = _current;
         return snapshot is not null ? new ValueTask<T>(snapshot.Value) : GetSlowAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The value a reference-type <typeparamref name="T"/> keeps in <c>_currentValue</c>: written only by
+    /// <see cref="SetCurrentLocked"/> from a <typeparamref name="T"/>, so no type check is needed.
+    /// </summary>
+    private static T AsT(object held) =>
+#if NET
+        System.Runtime.CompilerServices.Unsafe.As<object, T>(ref held);
+#else
+        (T)held;
+#endif
+
+    /// <summary>
+    /// Publishes or withdraws the served snapshot. For a reference type its value is also kept beside it (null when the
+    /// value is null: readers then take the snapshot). A reader that races a publish sees the old or the new value;
+    /// one that races a withdrawal sees the value being withdrawn or none, as with the snapshot alone.
+    /// </summary>
+    private void SetCurrentLocked(CacheSnapshot<T>? snapshot)
+    {
+        _current = snapshot;
+        if (!typeof(T).IsValueType)
+        {
+            _currentValue = snapshot is null ? null : snapshot.Value;
+        }
     }
 
     /// <summary>Waits until the entry holds a value, fails for good, or stops; false when <paramref name="timeout"/> passed first.</summary>

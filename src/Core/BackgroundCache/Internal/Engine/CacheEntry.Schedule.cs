@@ -112,7 +112,7 @@ internal partial class CacheEntry<T>
             {
                 retired = current;
                 retiredAt = retireAt;
-                _current = null;
+                SetCurrentLocked(null);
                 RetireTime = null;
                 SignalChangedLocked();
             }

@@ -73,6 +73,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
     {
         ValidateOptions();
         _setOptions = _setOptionsMonitor.Get(Name);
+        TracksReads = _setOptions.EvictAfterIdle is not null; // read once, like the sweep's period
         _budget = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
         {
             PermitLimit = _setOptions.MaxConcurrentFetches,
@@ -170,6 +171,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
             else if (now - entry.LastReadAt >= evictAfterIdle && _entries.TryRemove(key, entry, out _))
             {
                 entry.Stop();
+                DropFromStreak(entry);
                 evicted++;
             }
         }

@@ -66,6 +66,20 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
         entry.Resume(now); // the outage ended meanwhile
     }
 
+    /// <summary>A removed key leaves the outage streak: it no longer counts, and nothing of it stays reachable from the set.</summary>
+    private void DropFromStreak(KeyedEntry entry)
+    {
+        lock (_outageGate)
+        {
+            var index = Array.IndexOf(_streak, entry, 0, _streakKeys);
+            if (index >= 0)
+            {
+                _streak[index] = _streak[--_streakKeys];
+                _streak[_streakKeys] = null;
+            }
+        }
+    }
+
     public override void OnAttemptEnded(CacheEntry<T> entry, AttemptOutcome outcome, Exception? error, DateTimeOffset now)
     {
         var keyed = (KeyedEntry)entry;
@@ -85,7 +99,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
             switch (outcome)
             {
                 case AttemptOutcome.Success:
-                    _streakEpoch++;
+                    Array.Clear(_streak, 0, _streak.Length);
                     _streakKeys = 0;
                     if (_outage)
                     {
@@ -102,10 +116,10 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
                     break;
 
                 case AttemptOutcome.Failure:
-                    if (keyed.StreakEpoch != _streakEpoch)
+                    // The streak only needs to know OutageThreshold distinct keys: a small array here, not a field per key.
+                    if (_streakKeys < _streak.Length && Array.IndexOf(_streak, keyed, 0, _streakKeys) < 0)
                     {
-                        keyed.StreakEpoch = _streakEpoch;
-                        _streakKeys++;
+                        _streak[_streakKeys++] = keyed;
                     }
 
                     if (_outage)

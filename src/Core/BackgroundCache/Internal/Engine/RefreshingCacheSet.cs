@@ -43,7 +43,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     private volatile bool _isStarted;
 
     // Whole-set backoff, under _outageGate.
-    private int _streakEpoch = 1;
+    private readonly KeyedEntry?[] _streak = new KeyedEntry?[OutageThreshold]; // distinct keys failing since the last success
     private int _streakKeys;
     private bool _outage;
     private int _probes;
@@ -152,6 +152,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
         }
 
         entry.Stop();
+        DropFromStreak(entry);
         Log.SetKeyRemoved(Logger, Name, count);
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
     }
@@ -224,12 +225,10 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
         return entry;
     }
 
-    /// <summary>A key's entry: the shared state machine plus the key, its read mark and its place in an outage streak.</summary>
+    /// <summary>A key's entry: the shared state machine plus the key and its last read (16 bytes beyond the entry).</summary>
     private sealed class KeyedEntry(RefreshingCacheSet<TKey, T> set, TKey key, DateTimeOffset addedAt) : CacheEntry<T>(set)
     {
         public TKey Key { get; } = key;
-
-        public int StreakEpoch { get; set; }
 
         private long _lastReadAtTicks = addedAt.UtcTicks; // 8 bytes, not a DateTimeOffset's 16 (issue #21)
 
