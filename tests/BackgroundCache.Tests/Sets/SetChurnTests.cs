@@ -182,6 +182,32 @@ public sealed class SetChurnTests
     }
 
     [Fact]
+    public async Task KeyedRead_ReferenceValues_NullIsAValueAndANewValueReplacesTheOld()
+    {
+        var round = 0;
+        await using var h = await SetHarness<string, Value?>.StartAsync(
+            (_, key, _) => ValueTask.FromResult(key == "none" ? null : new Value($"{key}#{Volatile.Read(ref round)}")),
+            o => o.RefreshInterval = TimeSpan.FromMinutes(5));
+        await h.Set.GetAsync("none");
+        await h.Set.GetAsync("some");
+
+        // A reference value is read from the entry, not its snapshot; null falls through to the snapshot and is a value.
+        h.Set.TryGetValue("none", out var none).Should().BeTrue();
+        none.Should().BeNull();
+        (await h.Set.GetAsync("none")).Should().BeNull();
+        h.Set.TryGetValue("some", out var some).Should().BeTrue();
+        some!.Key.Should().Be("some#0");
+
+        Interlocked.Increment(ref round);
+        await h.AdvanceAsync(TimeSpan.FromMinutes(5));
+
+        h.Set.TryGetValue("some", out some).Should().BeTrue();
+        some!.Key.Should().Be("some#1");
+        (await h.Set.GetAsync("some"))!.Key.Should().Be("some#1");
+        h.Engine.Find("some")!.Current!.Value!.Key.Should().Be("some#1", "the entry's value and its snapshot agree");
+    }
+
+    [Fact]
     public async Task RemoveAndReAdd_HundredCycles_SchedulerHoldsOneWakePerKey()
     {
         await using var h = await SetHarness<string, Value>.StartAsync(
