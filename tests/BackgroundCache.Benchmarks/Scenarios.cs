@@ -31,6 +31,11 @@ public static class Scenarios
             await ChurnScenario.RunSinglesAsync();
         }
 
+        if (only is "load-cpu")
+        {
+            await ChurnScenario.RunLoadCpuAsync();
+        }
+
         if (only is "all" or "sets")
         {
             await CacheSetScenario.RunAsync(args.Length > 1 ? args[1..] : []);

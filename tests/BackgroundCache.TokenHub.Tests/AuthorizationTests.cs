@@ -320,6 +320,28 @@ public sealed class StableTokenInvalidationTests
         answer.TryGetProperty("detail", out _).Should().BeFalse();
     }
 
+    [Fact]
+    public async Task GetToken_AnswerServedFromItsCache_FollowsTheClockAndTheRefresh()
+    {
+        await using var emulator = await HubHost.StartEmulatorAsync(_time);
+        await using var hub = await HubHost.StartAsync(HubHost.TwoAppsThreeClients(emulator, mode: "Token"), _time);
+
+        var first = await hub.GetJsonAsync("tokens/b", "key-b1");
+        var again = await hub.GetJsonAsync("tokens/b", "key-all");
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var later = await hub.GetJsonAsync("tokens/b", "key-b2");
+
+        again.GetRawText().Should().Be(first.GetRawText(), "the same second, the same token: the same bytes");
+        later.GetProperty("expires_in").GetInt64().Should().Be(first.GetProperty("expires_in").GetInt64() - 1);
+        later.GetProperty("access_token").GetString().Should().Be(first.GetProperty("access_token").GetString());
+
+        var token = first.GetProperty("access_token").GetString();
+        using var replaced = await hub.SendAsync(HttpMethod.Post, "tokens/b/invalidate", "key-b1", new { access_token = token });
+        replaced.StatusCode.Should().Be(HttpStatusCode.OK);
+        var afterRefresh = await hub.GetJsonAsync("tokens/b", "key-b1");
+        afterRefresh.GetProperty("access_token").GetString().Should().NotBe(token, "a new token is never answered from the old one's bytes");
+    }
+
     /// <summary>Apps a (stable token, no JS-SDK ticket) and b, on <paramref name="emulator"/>.</summary>
     private async Task<HubHost> StartStableHubAsync(WeChatEmulator emulator)
     {

@@ -51,6 +51,7 @@ public static class TokenHubServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TokenHubServerOptions>, TokenHubOptionsValidator>());
         services.TryAddSingleton<ClientKeyTable>();
         services.TryAddSingleton<TokenHubCaches>();
+        services.TryAddSingleton<TokenAnswerCache>();
         services.TryAddSingleton<RefreshTimeline>();
         services.TryAddSingleton(sp => new TokenHubMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddSingleton<IQuotaStore>(sp => redis is null

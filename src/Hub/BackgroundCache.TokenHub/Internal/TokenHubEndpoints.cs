@@ -44,7 +44,7 @@ internal static class TokenHubEndpoints
             return;
         }
 
-        await WriteTokenAsync(context, name, token).ConfigureAwait(false);
+        await WriteCachedTokenAsync(context, name, token).ConfigureAwait(false);
     }
 
     /// <summary><c>GET /tokens/{name}/authorizers/{appid}</c>: an Open Platform authorizer's token (the client needs the platform).</summary>
@@ -425,6 +425,21 @@ internal static class TokenHubEndpoints
         var emulated = Emulated(context, name);
         var now = context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow();
         return WriteAsync(context, StatusCodes.Status200OK, new TokenAnswer(token.Value, token.ExpiresAt, ExpiresIn(token.ExpiresAt, now), emulated));
+    }
+
+    /// <summary>Writes an app's token answer from <see cref="TokenAnswerCache"/>: the same bytes as <c>WriteTokenAsync</c>, serialized once a second.</summary>
+    private static Task WriteCachedTokenAsync(HttpContext context, string name, AccessToken token)
+    {
+        var services = context.RequestServices;
+        var emulated = Emulated(context, name);
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var bytes = services.GetRequiredService<TokenAnswerCache>().Get(name, token, ExpiresIn(token.ExpiresAt, now), emulated);
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.Headers.CacheControl = "no-store";
+        response.ContentType = "application/json; charset=utf-8";
+        response.ContentLength = bytes.Length;
+        return response.Body.WriteAsync(bytes).AsTask(); // no RequestAborted: Kestrel would create its token source for it
     }
 
     private static Task WriteUnavailableAsync(HttpContext context, string name, RefreshingCacheStatus status, Exception error) =>
