@@ -54,17 +54,38 @@ public static class ChurnScenario
 
     public static async Task RunSinglesAsync()
     {
-        Console.WriteLine("## N single caches: CPU to start and stop (a Configure per cache)");
+        Console.WriteLine("## N single caches: CPU to start and stop (a Configure per cache), three alternated rounds");
         Console.WriteLine();
-        Console.WriteLine("| caches | build | start CPU | stop CPU | start wall | stop wall | GC pauses in start / stop (gen0/1/2 counts) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---|");
-        await SinglesAsync(1_000); // JIT warm-up, not printed
-        foreach (var n in new[] { 10_000, 30_000 })
+        Console.WriteLine("| caches | round | build | start CPU | stop CPU | start wall | stop wall | GC pauses in start / stop (gen0/1/2 counts) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---|");
+
+        // Warm-up, not printed: JIT tiering and the thread pool's ramp-up otherwise land in the first large run's stop
+        // (measured: the first 30,000-cache stop of a process took 5x its later ones).
+        await SinglesAsync(1_000);
+        await SinglesAsync(10_000);
+        await SinglesAsync(30_000);
+        var runs = new Dictionary<int, List<(TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartPause, TimeSpan StopPause)>> { [10_000] = [], [30_000] = [] };
+        for (var round = 1; round <= 3; round++)
         {
-            var (build, startCpu, stopCpu, startWall, stopWall, gc) = await SinglesAsync(n);
-            Console.WriteLine($"| {n:N0} | {Ms(build)} | {Ms(startCpu)} | {Ms(stopCpu)} | {Ms(startWall)} | {Ms(stopWall)} | {gc} |");
+            foreach (var n in new[] { 10_000, 30_000 })
+            {
+                var (build, startCpu, stopCpu, startWall, stopWall, gc, startPause, stopPause) = await SinglesAsync(n);
+                runs[n].Add((startCpu, stopCpu, startPause, stopPause));
+                Console.WriteLine($"| {n:N0} | {round} | {Ms(build)} | {Ms(startCpu)} | {Ms(stopCpu)} | {Ms(startWall)} | {Ms(stopWall)} | {gc} |");
+            }
         }
 
+        var start10 = Median(runs[10_000].Select(r => r.StartCpu));
+        var start30 = Median(runs[30_000].Select(r => r.StartCpu));
+        var stop10 = Median(runs[10_000].Select(r => r.StopCpu));
+        var stop30 = Median(runs[30_000].Select(r => r.StopCpu));
+        Console.WriteLine();
+        Console.WriteLine($"Medians: start {Ms(start10)} -> {Ms(start30)} ({start30 / start10:F1}x for 3x the caches), stop {Ms(stop10)} -> {Ms(stop30)} ({stop30 / stop10:F1}x).");
+        var startNet10 = Median(runs[10_000].Select(r => r.StartCpu - r.StartPause));
+        var startNet30 = Median(runs[30_000].Select(r => r.StartCpu - r.StartPause));
+        var stopNet10 = Median(runs[10_000].Select(r => r.StopCpu - r.StopPause));
+        var stopNet30 = Median(runs[30_000].Select(r => r.StopCpu - r.StopPause));
+        Console.WriteLine($"Without the GC's pauses: start {Ms(startNet10)} -> {Ms(startNet30)} ({startNet30 / startNet10:F1}x), stop {Ms(stopNet10)} -> {Ms(stopNet30)} ({stopNet30 / stopNet10:F1}x).");
         Console.WriteLine();
     }
 
@@ -370,7 +391,7 @@ public static class ChurnScenario
         }
     }
 
-    private static async Task<(TimeSpan Build, TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartWall, TimeSpan StopWall, string Gc)> SinglesAsync(int n)
+    private static async Task<(TimeSpan Build, TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartWall, TimeSpan StopWall, string Gc, TimeSpan StartPause, TimeSpan StopPause)> SinglesAsync(int n)
     {
         ManagedBytes();
         var clock = Stopwatch.StartNew();
@@ -401,7 +422,7 @@ public static class ChurnScenario
         process.Refresh();
         var cpu2 = process.TotalProcessorTime;
         var gc2 = GcState.Now();
-        return (build, cpu1 - cpu0, cpu2 - cpu1, startWall, stopWall, $"{gc1.Since(gc0)} / {gc2.Since(gc1)}");
+        return (build, cpu1 - cpu0, cpu2 - cpu1, startWall, stopWall, $"{gc1.Since(gc0)} / {gc2.Since(gc1)}", gc1.Paused - gc0.Paused, gc2.Paused - gc1.Paused);
     }
 
     /// <summary>GC counts and total pause time, to tell the collector's share of a phase's CPU from the code's.</summary>

@@ -242,6 +242,36 @@ public sealed class PeriodicCacheRefresherTests
     }
 
     [Fact]
+    public async Task ExecuteTask_EndsWithStopAsync_OrWithDisposeWhenTheHostNeverStopped()
+    {
+        var stopped = CacheHarness<string>.CreateBuilder();
+        stopped.Services.AddRefreshingCache("a", (_, _) => new ValueTask<string>("v"));
+        using (var host = stopped.Build())
+        {
+            await host.StartAsync();
+            var service = host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Single();
+            service.ExecuteTask!.IsCompleted.Should().BeFalse("the cache runs until the host stops it");
+
+            using var never = new CancellationTokenSource();
+            await host.StopAsync(never.Token);
+
+            // Completed (or cancelled, when the base class's Task.Run had not started it yet): never left running.
+            service.ExecuteTask.IsCompleted.Should().BeTrue();
+            service.ExecuteTask.IsFaulted.Should().BeFalse();
+        }
+
+        var disposed = CacheHarness<string>.CreateBuilder();
+        disposed.Services.AddRefreshingCache("b", (_, _) => new ValueTask<string>("v"));
+        var unstopped = disposed.Build();
+        await unstopped.StartAsync();
+        var execute = unstopped.Services.GetServices<IHostedService>().OfType<BackgroundService>().Single().ExecuteTask!;
+        unstopped.Dispose();
+
+        await ((Task)execute).ContinueWith(static _ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30)); // ended by the stopping token Dispose cancels
+        execute.IsFaulted.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task MaxStaleness_PlainValueWhileRefreshesFail_IsWithdrawn()
     {
         var upstream = new FakeUpstream<string>(n => $"v{n}");

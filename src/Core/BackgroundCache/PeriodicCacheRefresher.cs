@@ -29,6 +29,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     private SingleEngine? _engine;
     private CacheEntry<T>? _entry;
     private Task? _started;
+    private TaskCompletionSource? _running;
 
     /// <summary>
     /// Initializes a new instance of the <see cref="PeriodicCacheRefresher{T}"/> class. The registration
@@ -114,6 +115,9 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        // Ends ExecuteAsync's task first, so the base class finds it complete: no wait on the host's token and no
+        // thread-pool hop per cache (10,000s of single caches stop one after the other, issue #21).
+        _running?.TrySetResult();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_engine is not { } engine)
         {
@@ -182,14 +186,16 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     MetricsReading CacheMetrics.IMetricsSource.Read(DateTimeOffset now) => MetricsReading.FromStatus(Status, now);
 
     /// <inheritdoc />
-    protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected sealed override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The engine's timer and fetches do the work; this only marks the service as running until the host stops.
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (stoppingToken.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), stopped))
-        {
-            await stopped.Task.ConfigureAwait(false);
-        }
+        // The engine's timer and fetches do the work; this only marks the service as running until the host stops it
+        // (StopAsync ends it) or its stopping token is cancelled (disposed without a stop). The registration is on this
+        // service's own token source, which goes with the service. Continuations run inline: the only one is the base
+        // class's Task.Run proxy, which then completes before the base StopAsync awaits it (no thread-pool hop per cache).
+        var running = new TaskCompletionSource();
+        _running = running;
+        stoppingToken.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), running);
+        return running.Task;
     }
 
     internal void Initialize(CacheRuntime runtime)
