@@ -9,13 +9,43 @@ namespace BackgroundCache.Internal.Engine;
 internal sealed partial class RefreshingCacheSet<TKey, T>
     where TKey : notnull
 {
-    public override async ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken)
+    public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken)
     {
+        // Not an async method: a fetch that completes at once costs no state machine, and one that does not is awaited in
+        // a Task-returning method, so the attempt's timed wait gets a Task without another wrapper (issue #21).
         var scope = _scopes.CreateAsyncScope();
+        ValueTask<T> fetch;
+        try
+        {
+            fetch = _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            fetch = new ValueTask<T>(Task.FromException<T>(ex)); // failed like an async fetch: the scope is disposed below
+        }
+
+        if (fetch.IsCompletedSuccessfully)
+        {
+            var value = fetch.Result;
+            var disposing = scope.DisposeAsync();
+            return disposing.IsCompletedSuccessfully ? new ValueTask<T>(value) : new ValueTask<T>(AwaitDisposeAsync(disposing, value));
+        }
+
+        return new ValueTask<T>(AwaitThenDisposeAsync(fetch, scope));
+    }
+
+    private static async Task<T> AwaitThenDisposeAsync(ValueTask<T> fetch, AsyncServiceScope scope)
+    {
         await using (scope.ConfigureAwait(false))
         {
-            return await _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken).ConfigureAwait(false);
+            return await fetch.ConfigureAwait(false);
         }
+    }
+
+    private static async Task<T> AwaitDisposeAsync(ValueTask disposing, T value)
+    {
+        await disposing.ConfigureAwait(false);
+        return value;
     }
 
     public override async ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken)
