@@ -217,7 +217,11 @@ EOF
       fi
       dir_of[$id]="$dir"
       { echo "#line $line \"$root/$file\""; cat "$work/blocks/$id.cs"; } > "$work/$dir/Program.cs"
-      solution_projects+=("$dir/$project.csproj")
+      if [ "$dir" = app ]; then
+        readme_app="$dir/$project.csproj" # built on its own: one restore per nuget.config (see step 4)
+      else
+        solution_projects+=("$dir/$project.csproj")
+      fi
       programs+=("$id")
       ;;
   esac
@@ -271,17 +275,25 @@ EOF
   echo '</Solution>'
 } > "$work/docs.slnx"
 
-# 4. Build everything at once; report the first block that does not build.
+# 4. Build everything; report the first block that does not build. README's app has its own nuget.config (the one its
+# Install lines wrote): it is restored and built on its own, never in one restore with the generated projects, whose
+# nuget.config differs (one CI run restored the generated projects against a mix of both files' sources, NU1100).
 echo "docs check: building $fragments fragments and $classes classes (one project) and ${#programs[@]} programs from ${files[*]}"
-if ! (cd "$work" && dotnet build docs.slnx -c Release -tl:off -nologo -v:q -p:TreatWarningsAsErrors=false >"$work/build.log" 2>&1); then
-  errors="$(grep -E ': error [A-Z]+[0-9]+' "$work/build.log" | sed "s#$root/##; s# \[[^]]*\]\$##; s/^\([^(]*\)(\([0-9]*\),\([0-9]*\)): /\1:\2:\3: /" | LC_ALL=C sort -u -t: -k1,1 -k2,2n -k3,3n || true)"
-  if [ -z "$errors" ]; then cat "$work/build.log" >&2; fail "the build failed (log above)"; fi
-  first="$(head -n 1 <<<"$errors")"
-  echo "$errors" | head -n 20 >&2
-  error_file="$(cut -d: -f1 <<<"$first")"; error_line="$(cut -d: -f2 <<<"$first")"
-  block_line="$(awk -F'\t' -v f="$error_file" -v l="$error_line" '$2 == f && $3 <= l { s = $3 - 1 } END { print s }' "$work/manifest")"
-  fail "the first block that does not build: the one at $error_file:${block_line:-?} (first error at line $error_line)"
+build_or_fail() { # $1: the folder to build in, $2: the project or solution
+  if ! (cd "$work/$1" && dotnet build "$2" -c Release -tl:off -nologo -v:q -p:TreatWarningsAsErrors=false >"$work/build.log" 2>&1); then
+    errors="$(grep -E ': error [A-Z]+[0-9]+' "$work/build.log" | sed "s#$root/##; s# \[[^]]*\]\$##; s/^\([^(]*\)(\([0-9]*\),\([0-9]*\)): /\1:\2:\3: /" | LC_ALL=C sort -u -t: -k1,1 -k2,2n -k3,3n || true)"
+    if [ -z "$errors" ]; then cat "$work/build.log" >&2; fail "the build failed (log above)"; fi
+    first="$(head -n 1 <<<"$errors")"
+    echo "$errors" | head -n 20 >&2
+    error_file="$(cut -d: -f1 <<<"$first")"; error_line="$(cut -d: -f2 <<<"$first")"
+    block_line="$(awk -F'\t' -v f="$error_file" -v l="$error_line" '$2 == f && $3 <= l { s = $3 - 1 } END { print s }' "$work/manifest")"
+    fail "the first block that does not build: the one at $error_file:${block_line:-?} (first error at line $error_line)"
+  fi
+}
+if [ -n "${readme_app:-}" ]; then
+  build_or_fail "$(dirname "$readme_app")" "$(basename "$readme_app")"
 fi
+build_or_fail . docs.slnx
 
 # 5. Run the whole programs: console ones must exit 0, web ones must start (then they are stopped).
 ran=0
