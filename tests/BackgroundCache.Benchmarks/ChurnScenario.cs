@@ -100,14 +100,14 @@ public static class ChurnScenario
         var keys = Keys(n);
         Console.WriteLine($"## CPU to load {n:N0} keys (fetch: `await Task.Yield()`), medians of 5 alternated rounds");
         Console.WriteLine();
-        Console.WriteLine("| cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall | set B/key | loop B/key | set pool items/key | loop pool items/key |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         await SetLoadCpuAsync(keys[..1_000], 16); // JIT warm-up, not printed
         await LoopLoadCpuAsync(keys[..1_000], 16);
         foreach (var cap in new[] { 16, 100 })
         {
-            var set = new List<(TimeSpan Cpu, TimeSpan Wall)>();
-            var loop = new List<(TimeSpan Cpu, TimeSpan Wall)>();
+            var set = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
+            var loop = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
             for (var round = 0; round < 5; round++)
             {
                 set.Add(await SetLoadCpuAsync(keys, cap));
@@ -116,10 +116,27 @@ public static class ChurnScenario
 
             var setCpu = Median(set.Select(r => r.Cpu));
             var loopCpu = Median(loop.Select(r => r.Cpu));
-            Console.WriteLine($"| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} |");
+            Console.WriteLine($"| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} | " +
+                $"{Median(set.Select(r => r.Bytes)) / n:N0} | {Median(loop.Select(r => r.Bytes)) / n:N0} | {Median(set.Select(r => r.WorkItems)) / (double)n:F2} | {Median(loop.Select(r => r.WorkItems)) / (double)n:F2} |");
         }
 
         Console.WriteLine();
+    }
+
+    /// <summary>Only the set's load, 30 times (for a profiler).</summary>
+    public static async Task RunSetLoadOnlyAsync()
+    {
+        var keys = Keys(10_000);
+        for (var round = 0; round < 30; round++)
+        {
+            await SetLoadCpuAsync(keys, 16);
+        }
+    }
+
+    private static long Median(IEnumerable<long> values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        return sorted[sorted.Length / 2];
     }
 
     private static TimeSpan Median(IEnumerable<TimeSpan> values)
@@ -134,13 +151,15 @@ public static class ChurnScenario
         return Shared;
     }
 
-    private static async Task<(TimeSpan Cpu, TimeSpan Wall)> SetLoadCpuAsync(string[] keys, int cap)
+    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> SetLoadCpuAsync(string[] keys, int cap)
     {
         ManagedBytes();
         using var host = NewSetHost(null, (_, key, _) => YieldingFetch(key), cap);
         var set = Engine(host);
         using var process = Process.GetCurrentProcess();
         process.Refresh();
+        var bytes0 = GC.GetTotalAllocatedBytes(precise: true);
+        var items0 = ThreadPool.CompletedWorkItemCount;
         var cpu0 = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         await host.StartAsync();
@@ -148,11 +167,13 @@ public static class ChurnScenario
         var wall = clock.Elapsed;
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpu0;
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - bytes0;
+        var items = ThreadPool.CompletedWorkItemCount - items0;
         await host.StopAsync();
-        return (cpu, wall);
+        return (cpu, wall, bytes, items);
     }
 
-    private static async Task<(TimeSpan Cpu, TimeSpan Wall)> LoopLoadCpuAsync(string[] keys, int cap)
+    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> LoopLoadCpuAsync(string[] keys, int cap)
     {
         ManagedBytes();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
@@ -165,6 +186,8 @@ public static class ChurnScenario
         var loop = host.Services.GetRequiredService<MemoryCacheRefreshLoop>();
         using var process = Process.GetCurrentProcess();
         process.Refresh();
+        var bytes0 = GC.GetTotalAllocatedBytes(precise: true);
+        var items0 = ThreadPool.CompletedWorkItemCount;
         var cpu0 = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         await host.StartAsync();
@@ -172,8 +195,10 @@ public static class ChurnScenario
         var wall = clock.Elapsed;
         process.Refresh();
         var cpu = process.TotalProcessorTime - cpu0;
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - bytes0;
+        var items = ThreadPool.CompletedWorkItemCount - items0;
         await host.StopAsync();
-        return (cpu, wall);
+        return (cpu, wall, bytes, items);
     }
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds < 1000 ? $"{t.TotalMilliseconds:F0} ms" : $"{t.TotalSeconds:F2} s";

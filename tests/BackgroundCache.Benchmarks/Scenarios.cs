@@ -31,6 +31,11 @@ public static class Scenarios
             await ChurnScenario.RunSinglesAsync();
         }
 
+        if (only is "load-cpu-set-only")
+        {
+            await ChurnScenario.RunSetLoadOnlyAsync();
+        }
+
         if (only is "load-cpu")
         {
             await ChurnScenario.RunLoadCpuAsync();

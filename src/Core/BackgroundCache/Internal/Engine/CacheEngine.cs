@@ -175,8 +175,14 @@ internal abstract class CacheEngine<T> : IDisposable
         return value is AccessToken token ? token.ExpiresAt : null;
     }
 
-    /// <summary>Waits for a slot in the fetch budget; null when the engine has none. Disposing the lease frees the slot.</summary>
+    /// <summary>
+    /// Waits for a slot in the fetch budget; null when the engine has none. Disposing the lease frees the slot. Only an
+    /// attempt that gave its slot back to wait out an abandoned fetch waits here; others get theirs at launch.
+    /// </summary>
     public virtual ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken) => new((IDisposable?)null);
+
+    /// <summary>Frees a fetch slot at the end of an attempt, on a thread that may run the attempt it is handed to.</summary>
+    public virtual void ReleaseSlot(IDisposable slot) => slot.Dispose();
 
     /// <summary>Whether <paramref name="entry"/> may call the upstream now (false while a set backs off as a whole).</summary>
     public virtual bool TryAdmit(CacheEntry<T> entry) => true;
@@ -189,17 +195,25 @@ internal abstract class CacheEngine<T> : IDisposable
     {
     }
 
-    /// <summary>Runs an attempt off the caller's thread (a reader's <c>GetOrAdd</c>, the timer's callback), tracked for stop.</summary>
+    /// <summary>
+    /// Runs an attempt off the caller's thread (a reader's <c>GetOrAdd</c>, the timer's callback), tracked for stop. An
+    /// attempt that finds its engine's fetch budget full waits in the budget as its plan, not as a started attempt.
+    /// </summary>
     public void Launch(CacheEntry<T> entry, CacheEntry<T>.AttemptPlan plan)
     {
         Interlocked.Increment(ref _activeAttempts);
         Debug.Assert(ReferenceEquals(plan.Entry, entry), "a plan runs for the entry that made it");
-#if NET
-        ThreadPool.UnsafeQueueUserWorkItem(plan, preferLocal: false); // the plan is its own work item: no allocation here
-#else
-        ThreadPool.UnsafeQueueUserWorkItem(static p => p.Execute(), plan, preferLocal: false);
-#endif
+        if (TakeSlotOrQueue(plan))
+        {
+            plan.RunOnPool(preferLocal: false);
+        }
     }
+
+    /// <summary>
+    /// Takes a fetch slot for <paramref name="plan"/> (setting <see cref="CacheEntry{T}.AttemptPlan.Slot"/>) and returns
+    /// true, or queues the plan, which the budget runs when a slot is handed to it. Engines without a budget run it now.
+    /// </summary>
+    protected virtual bool TakeSlotOrQueue(CacheEntry<T>.AttemptPlan plan) => true;
 
     /// <summary>
     /// Gets how many token sources of attempts that ended quietly are kept for the next attempts: one for a single cache

@@ -6,7 +6,10 @@ namespace BackgroundCache.Internal.Engine;
 /// <summary>Attempts: one run from fetch slot to outcome, and what success and failure do to the entry.</summary>
 internal partial class CacheEntry<T>
 {
-    /// <summary>Runs one attempt: waits out an abandoned fetch, takes a fetch slot, asks to be admitted, fetches, records.</summary>
+    /// <summary>
+    /// Runs one attempt: holds the fetch slot its launch took (or waits out an abandoned fetch, then takes one), asks to be
+    /// admitted, fetches, records.
+    /// </summary>
     internal async Task RunAttemptAsync(AttemptPlan plan)
     {
         var engine = _engine;
@@ -26,22 +29,27 @@ internal partial class CacheEntry<T>
         }
 
         var options = engine.Options;
-        IDisposable? slot = null;
         var started = 0L;
         Activity? activity = null;
         try
         {
             if (prior is { IsCompleted: false })
             {
-                // At most one fetch per value is ever in flight: a fetch that outlived FetchTimeout is waited out.
+                // At most one fetch per value is ever in flight: a fetch that outlived FetchTimeout is waited out, with
+                // the slot given back meanwhile (the abandoned fetch still holds its own).
+                plan.TakeSlot()?.Dispose();
                 await prior.WaitAsync(cts.Token).ConfigureAwait(false);
+                plan.Slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false);
+            }
+            else if (plan.Slot is null)
+            {
+                plan.Slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false); // an engine without a budget: null
             }
 
-            slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false);
+            cts.Token.ThrowIfCancellationRequested(); // stopped while it waited for its slot
             if (!engine.TryAdmit(this))
             {
-                slot?.Dispose();
-                slot = null;
+                plan.TakeSlot()?.Dispose();
                 Park(plan);
                 return;
             }
@@ -49,7 +57,7 @@ internal partial class CacheEntry<T>
             activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
             activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
             started = engine.Time.GetTimestamp();
-            var (value, version, fromUpstream) = await FetchOnceAsync(plan, options, cts.Token, ref slot).ConfigureAwait(false);
+            var (value, version, fromUpstream) = await FetchOnceAsync(plan, options, cts.Token).ConfigureAwait(false);
             var duration = engine.Time.GetElapsedTime(started);
             OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
         }
@@ -75,7 +83,6 @@ internal partial class CacheEntry<T>
         }
         finally
         {
-            slot?.Dispose();
             activity?.Dispose();
             bool reusable;
             lock (Gate)
@@ -91,6 +98,11 @@ internal partial class CacheEntry<T>
             }
 
             engine.ReturnAttemptSource(cts, reusable);
+            if (plan.TakeSlot() is { } slot)
+            {
+                engine.ReleaseSlot(slot); // last: the attempt it is handed to may run here, and reuse the token source
+            }
+
             engine.AttemptFinished();
         }
     }
@@ -262,7 +274,7 @@ internal partial class CacheEntry<T>
         CacheSnapshot<T>? rejected,
         long decidedOnVersion,
         bool requested,
-        bool onTime) : FetchDeadline
+        bool onTime) : FetchDeadline, IFetchSlotWaiter
 #if NET
         , IThreadPoolWorkItem
 #endif
@@ -285,7 +297,82 @@ internal partial class CacheEntry<T>
         /// <summary>Gets a value indicating whether the attempt is the scheduled refresh, run at its due time.</summary>
         public bool OnTime { get; } = onTime;
 
+        [ThreadStatic]
+        private static bool t_draining;
+
+        [ThreadStatic]
+        private static AttemptPlan? t_next;
+
+        /// <summary>
+        /// Gets or sets the fetch slot the attempt holds (its budget's lease), or null: taken at launch or after waiting out
+        /// an abandoned fetch, freed when the attempt ends, or taken by a fetch the attempt abandons (it frees it when it
+        /// really ends). Only the attempt's own flow touches it, one step after the other.
+        /// </summary>
+        public IDisposable? Slot { get; set; }
+
+        /// <summary>Takes the slot out of the plan: the caller now frees it.</summary>
+        public IDisposable? TakeSlot()
+        {
+            var slot = Slot;
+            Slot = null;
+            return slot;
+        }
+
         /// <summary>Runs the attempt (the thread pool calls this).</summary>
         public void Execute() => _ = Entry.RunAttemptAsync(this);
+
+        /// <summary>Queues the attempt to the thread pool; the plan is its own work item, so this allocates nothing.</summary>
+        public void RunOnPool(bool preferLocal)
+        {
+#if NET
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal);
+#else
+            ThreadPool.UnsafeQueueUserWorkItem(static p => p.Execute(), this, preferLocal);
+#endif
+        }
+
+        /// <summary>
+        /// The budget handed the plan a slot (<see cref="Slot"/> was set when it queued). When an attempt that just ended
+        /// hands it over (<paramref name="runHere"/>), the plan runs on that thread at once, and so does any plan granted
+        /// while it runs synchronously (a loop, not a recursion): a set at its cap then runs like cap-many workers draining
+        /// a queue, with no thread-pool hop per queued attempt. Otherwise it is queued to the pool.
+        /// </summary>
+        bool IFetchSlotWaiter.TryGrant(bool runHere)
+        {
+            if (!runHere)
+            {
+                RunOnPool(preferLocal: false);
+                return true;
+            }
+
+            if (t_draining)
+            {
+                if (t_next is null)
+                {
+                    t_next = this;
+                }
+                else
+                {
+                    RunOnPool(preferLocal: true);
+                }
+
+                return true;
+            }
+
+            t_draining = true;
+            try
+            {
+                for (AttemptPlan? plan = this; plan is not null; plan = t_next, t_next = null)
+                {
+                    plan.Execute();
+                }
+            }
+            finally
+            {
+                t_draining = false;
+            }
+
+            return true;
+        }
     }
 }

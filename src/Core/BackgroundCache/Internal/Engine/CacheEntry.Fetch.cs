@@ -5,7 +5,7 @@ namespace BackgroundCache.Internal.Engine;
 /// <summary>The fetch itself: direct or through the coordinator, bounded by the fetch timeout, and abandoned when it overruns.</summary>
 internal partial class CacheEntry<T>
 {
-    private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken, ref IDisposable? slot)
+    private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
         var engine = _engine;
         if (engine.Coordinator is { } coordinator)
@@ -14,7 +14,7 @@ internal partial class CacheEntry<T>
             return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
         }
 
-        return Timed<(T Value, long? Version, bool FromUpstream)>(plan, static value => (value, null, true), options, ref slot, cancellationToken);
+        return Timed<(T Value, long? Version, bool FromUpstream)>(plan, static value => (value, null, true), options, abandonTakesSlot: true, cancellationToken);
     }
 
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
@@ -25,8 +25,7 @@ internal partial class CacheEntry<T>
             ct =>
             {
                 // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
-                IDisposable? none = null;
-                return Timed(plan, static value => value, options, ref none, ct);
+                return Timed(plan, static value => value, options, abandonTakesSlot: false, ct);
             },
             plan.Requested,
             rejected is null ? default : rejected.Value,
@@ -40,7 +39,7 @@ internal partial class CacheEntry<T>
     /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
     /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
     /// </summary>
-    private ValueTask<TResult> Timed<TResult>(AttemptPlan plan, Func<T, TResult> map, RefreshingCacheOptions options, ref IDisposable? slot, CancellationToken cancellationToken)
+    private ValueTask<TResult> Timed<TResult>(AttemptPlan plan, Func<T, TResult> map, RefreshingCacheOptions options, bool abandonTakesSlot, CancellationToken cancellationToken)
     {
         var engine = _engine;
         var attempt = Volatile.Read(ref _attemptCts);
@@ -68,17 +67,14 @@ internal partial class CacheEntry<T>
             return new ValueTask<TResult>(map(fetch.Result));
         }
 
-        // From here the slot belongs to the fetch: it is freed when the fetch really ends, even one abandoned after
-        // FetchTimeout, so the fetch budget counts calls actually in flight.
-        var owned = slot;
-        slot = null;
-        return AwaitTimedAsync(fetch.AsTask(), map, owned, deadline, linked, options, token);
+        return AwaitTimedAsync(fetch.AsTask(), map, plan, abandonTakesSlot, deadline, linked, options, token);
     }
 
     private async ValueTask<TResult> AwaitTimedAsync<TResult>(
         Task<T> fetch,
         Func<T, TResult> map,
-        IDisposable? slot,
+        AttemptPlan plan,
+        bool abandonTakesSlot,
         FetchDeadline deadline,
         CancellationTokenSource? linked,
         RefreshingCacheOptions options,
@@ -95,13 +91,11 @@ internal partial class CacheEntry<T>
         finally
         {
             deadline.Disarm();
-            if (fetch.IsCompleted)
+            if (!fetch.IsCompleted)
             {
-                slot?.Dispose();
-            }
-            else
-            {
-                Abandon(fetch, slot);
+                // The slot goes with an abandoned fetch: it is freed when the call really ends, so the fetch budget counts
+                // calls actually in flight. A fetch that ended leaves it to the attempt, which frees it last.
+                Abandon(fetch, abandonTakesSlot ? plan.TakeSlot() : null);
             }
 
             linked?.Dispose();

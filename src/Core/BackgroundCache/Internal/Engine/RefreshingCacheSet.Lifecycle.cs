@@ -1,4 +1,3 @@
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -55,7 +54,6 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
             StopAll();
             Coordinator?.Dispose();
             Metrics.Unregister(this);
-            _budget?.Dispose();
         }
 
         base.Dispose(disposing);
@@ -74,12 +72,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
         ValidateOptions();
         _setOptions = _setOptionsMonitor.Get(Name);
         TracksReads = _setOptions.EvictAfterIdle is not null; // read once, like the sweep's period
-        _budget = new ConcurrencyLimiter(new ConcurrencyLimiterOptions
-        {
-            PermitLimit = _setOptions.MaxConcurrentFetches,
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-        });
+        _budget = new FetchBudget(_setOptions.MaxConcurrentFetches);
         if (Coordinator is { } coordinator)
         {
             await coordinator.StartAsync(new CoordinatedValues(this), cancellationToken).ConfigureAwait(false);
@@ -197,6 +190,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
             entry.Stop();
         }
 
+        _budget?.Close(); // attempts still queued for a slot run now and end at once: a hung fetch holds none of them
         Log.Stopped(Logger, Name);
     }
 }

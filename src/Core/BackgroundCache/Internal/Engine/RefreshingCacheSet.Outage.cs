@@ -51,14 +51,32 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
     public override async ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken)
     {
         var budget = _budget ?? throw new InvalidOperationException($"Cache set '{Name}' has not started.");
-        var lease = await budget.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
-        if (!lease.IsAcquired)
+        return await budget.AcquireAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public override void ReleaseSlot(IDisposable slot)
+    {
+        if (_budget is { } budget && ReferenceEquals(slot, budget.Lease))
         {
-            lease.Dispose();
-            throw new InvalidOperationException($"Cache set '{Name}' could not take a slot in its fetch budget.");
+            budget.Release(runHere: true);
+        }
+        else
+        {
+            slot.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    protected override bool TakeSlotOrQueue(CacheEntry<T>.AttemptPlan plan)
+    {
+        if (_budget is not { } budget)
+        {
+            return true; // not started: the attempt asks for its slot, and learns why it cannot have one
         }
 
-        return lease;
+        plan.Slot = budget.Lease;
+        return budget.TakeOrQueue(plan);
     }
 
     public override bool TryAdmit(CacheEntry<T> entry)

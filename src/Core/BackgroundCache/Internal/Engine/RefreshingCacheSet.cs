@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
-using System.Threading.RateLimiting;
 using BackgroundCache.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -37,7 +36,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     private readonly ScheduledAction _probe;
     private readonly ScheduledAction _sweep;
     private RefreshingCacheSetOptions _setOptions = new();
-    private ConcurrencyLimiter? _budget;
+    private FetchBudget? _budget;
     private Task? _initialKeysRetry;
     private Task? _started;
     private volatile bool _isStarted;
@@ -121,10 +120,10 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     }
 
     /// <summary>Gets the number of fetches that wait for a slot in the budget.</summary>
-    public int FetchesQueued => (int)(_budget?.GetStatistics()?.CurrentQueuedCount ?? 0);
+    public int FetchesQueued => _budget?.Queued ?? 0;
 
     /// <summary>Gets the number of fetches that hold a slot in the budget (calls in flight).</summary>
-    public int FetchesActive => _budget is { } budget ? _setOptions.MaxConcurrentFetches - (int)(budget.GetStatistics()?.CurrentAvailablePermits ?? 0) : 0;
+    public int FetchesActive => _budget?.Held ?? 0;
 
     TimeProvider CacheMetrics.IMetricsSource.TimeProvider => Time;
 
