@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
 using BackgroundCache.Internal.Engine;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -309,8 +310,11 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
         public override ICacheCoordinator<T>? Coordinator { get; }
 
-        public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken) =>
-            rejected is null ? _owner.FetchAsync(cancellationToken) : _owner.FetchReplacementAsync(rejected.Value, cancellationToken);
+        public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken, out IServiceScope? scope)
+        {
+            scope = null;
+            return rejected is null ? _owner.FetchAsync(cancellationToken) : _owner.FetchReplacementAsync(rejected.Value, cancellationToken);
+        }
 
         public override DateTimeOffset? GetExpiresAt(T value) => _owner.GetExpiresAt(value);
 

@@ -444,6 +444,68 @@ public sealed class RefreshingCacheSetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task FetchScope_DisposedWhenTheCallEnds_AbandonedCallKeepsItsScopeUntilItReallyEnds()
+    {
+        var scopes = new ConcurrentDictionary<string, ScopedThing>();
+        var hangStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hang = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hangEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var h = await SetHarness<string, string>.StartAsync(
+            async (sp, key, _) =>
+            {
+                scopes[key] = sp.GetRequiredService<ScopedThing>();
+                await Task.Yield();
+                switch (key)
+                {
+                    case "fails":
+                        throw new InvalidOperationException("refused");
+                    case "hangs":
+                        hangStarted.TrySetResult();
+                        try
+                        {
+                            return await hang.Task; // ignores its token
+                        }
+                        finally
+                        {
+                            hangEnded.TrySetResult();
+                        }
+
+                    default:
+                        return key;
+                }
+            },
+            o =>
+            {
+                o.FetchTimeout = TimeSpan.FromSeconds(10);
+                o.RetryInitialDelay = TimeSpan.FromHours(1);
+                o.RetryMaxDelay = TimeSpan.FromHours(1);
+            },
+            services: s => s.AddScoped<ScopedThing>());
+
+        (await h.Set.GetAsync("ok").AsTask().WaitAsync(Guard)).Should().Be("ok");
+        h.Set.GetOrAdd("fails");
+        h.Set.GetOrAdd("hangs");
+        await hangStarted.Task.WaitAsync(Guard);
+        h.Time.Advance(TimeSpan.FromSeconds(11)); // the hanging call's deadline: the attempt abandons it
+        await h.QuiesceAsync();
+
+        scopes["ok"].Disposed.Should().BeTrue("an async call's scope is disposed once it has ended");
+        scopes["fails"].Disposed.Should().BeTrue("a failed call's scope too");
+        scopes["hangs"].Disposed.Should().BeFalse("an abandoned call still runs, with its scoped services");
+        h.Set.GetOrAdd("hangs").Status.LastError.Should().BeOfType<TimeoutException>();
+
+        hang.SetResult("late");
+        await hangEnded.Task.WaitAsync(Guard);
+        using var guard = new CancellationTokenSource(Guard);
+        while (!scopes["hangs"].Disposed && !guard.IsCancellationRequested)
+        {
+            await Task.Yield(); // the call's continuation disposes the scope on the pool, right after it ends
+        }
+
+        scopes["hangs"].Disposed.Should().BeTrue("the abandoned call's scope is disposed when the call really ends");
+    }
+
+    [Fact]
     public async Task AddTokenCacheSet_KeyedTokenSourceFromDi_ServesATokenPerKey()
     {
         var builder = CacheHarness<AccessToken>.CreateBuilder();
@@ -685,9 +747,11 @@ public sealed class RefreshingCacheSetTests(ITestOutputHelper output)
 
     private sealed class ScopedThing : IDisposable
     {
-        public bool Disposed { get; private set; }
+        private volatile bool _disposed;
 
-        public void Dispose() => Disposed = true;
+        public bool Disposed => _disposed;
+
+        public void Dispose() => _disposed = true;
     }
 
     private sealed class TenantTokens(TimeProvider time) : IKeyedTokenSource<string>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using BackgroundCache.Coordination;
 using BackgroundCache.Internal;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -162,8 +163,12 @@ internal abstract class CacheEngine<T> : IDisposable
         }
     }
 
-    /// <summary>Fetches a value for <paramref name="entry"/>; <paramref name="rejected"/> is the value an invalidation refused.</summary>
-    public abstract ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken);
+    /// <summary>
+    /// Fetches a value for <paramref name="entry"/>; <paramref name="rejected"/> is the value an invalidation refused. A
+    /// dependency-injection scope made for the call comes out in <paramref name="scope"/>: the caller disposes it once the
+    /// call has ended (an abandoned call: when it really ends), so no wrapper task is needed per fetch (issue #21).
+    /// </summary>
+    public abstract ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken, out IServiceScope? scope);
 
     public virtual DateTimeOffset? GetExpiresAt(T value)
     {

@@ -57,7 +57,42 @@ internal partial class CacheEntry<T>
             activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
             activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
             started = engine.Time.GetTimestamp();
-            var (value, version, fromUpstream) = await FetchOnceAsync(plan, options, cts.Token).ConfigureAwait(false);
+            T value;
+            long? version = null;
+            var fromUpstream = true;
+            if (engine.Coordinator is { } coordinator)
+            {
+                (value, version, fromUpstream) = await CoordinatedFetchAsync(coordinator, plan, options, cts.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                // The direct call's timed wait, inline: one state machine per attempt, not two (issue #21).
+                var fetch = StartTimed(plan, options, cts.Token);
+                if (fetch.Pending is null)
+                {
+                    value = fetch.Value;
+                }
+                else
+                {
+                    try
+                    {
+                        value = await fetch.Pending.WaitAsync(fetch.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException ex) when (fetch.Deadline.HasFired && !IsStopping())
+                    {
+                        throw TimedOut(ex, options);
+                    }
+                    finally
+                    {
+                        var disposing = EndTimed(fetch, plan, abandonTakesSlot: true);
+                        if (!disposing.IsCompletedSuccessfully)
+                        {
+                            await disposing.ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+
             var duration = engine.Time.GetElapsedTime(started);
             OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
         }

@@ -1,32 +1,21 @@
 using BackgroundCache.Coordination;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BackgroundCache.Internal.Engine;
 
 /// <summary>The fetch itself: direct or through the coordinator, bounded by the fetch timeout, and abandoned when it overruns.</summary>
 internal partial class CacheEntry<T>
 {
-    private ValueTask<(T Value, long? Version, bool FromUpstream)> FetchOnceAsync(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
-    {
-        var engine = _engine;
-        if (engine.Coordinator is { } coordinator)
-        {
-            // FetchTimeout bounds the upstream call only; the coordinator bounds its own waits in real time.
-            return CoordinatedFetchAsync(coordinator, plan, options, cancellationToken);
-        }
-
-        return Timed<(T Value, long? Version, bool FromUpstream)>(plan, static value => (value, null, true), options, abandonTakesSlot: true, cancellationToken);
-    }
-
+    /// <summary>
+    /// The call through the coordinator, which decides whether this instance calls the upstream (bounded by FetchTimeout) or
+    /// takes the value another instance stored; the coordinator bounds its own waits in real time.
+    /// </summary>
     private async ValueTask<(T Value, long? Version, bool FromUpstream)> CoordinatedFetchAsync(ICacheCoordinator<T> coordinator, AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
         var rejected = plan.Rejected;
         var result = await coordinator.RefreshAsync(
             Coordination,
-            ct =>
-            {
-                // The budget slot stays with the attempt; an abandoned call is still waited out by the next attempt.
-                return Timed(plan, static value => value, options, abandonTakesSlot: false, ct);
-            },
+            ct => Timed(plan, options, ct), // the budget slot stays with the attempt; an abandoned call is waited out by the next
             plan.Requested,
             rejected is null ? default : rejected.Value,
             plan.DecidedOnVersion,
@@ -35,11 +24,22 @@ internal partial class CacheEntry<T>
     }
 
     /// <summary>
-    /// Runs an upstream call bounded by FetchTimeout on the cache's clock; a call that outlives it is abandoned, not overlapped.
+    /// Runs the coordinator's upstream call bounded by FetchTimeout on the cache's clock (a direct call is timed the same way,
+    /// inline in the attempt); a call that outlives it is abandoned, not overlapped.
     /// The timeout is a due time in the engine's scheduler that cancels the attempt's own token source (a coordinator's
     /// token gets one linked source): no timer, and nothing registered on a long-lived token (issue #21).
     /// </summary>
-    private ValueTask<TResult> Timed<TResult>(AttemptPlan plan, Func<T, TResult> map, RefreshingCacheOptions options, bool abandonTakesSlot, CancellationToken cancellationToken)
+    private ValueTask<T> Timed(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
+    {
+        var fetch = StartTimed(plan, options, cancellationToken);
+        return fetch.Pending is null ? new ValueTask<T>(fetch.Value) : AwaitTimedAsync(fetch, plan, options);
+    }
+
+    /// <summary>
+    /// Starts the upstream call with its deadline. A call that completed at once is over (its deadline taken out); a pending
+    /// one is awaited by the caller with <see cref="TimedOut"/> and <see cref="EndTimed"/> around the wait.
+    /// </summary>
+    private TimedFetch StartTimed(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
         var engine = _engine;
         var attempt = Volatile.Read(ref _attemptCts);
@@ -49,14 +49,16 @@ internal partial class CacheEntry<T>
         // The deadline is scheduled before the fetch starts, so a test clock can end a hanging fetch.
         var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!, reusable: plan);
         ValueTask<T> fetch;
+        IServiceScope? scope = null;
         try
         {
-            fetch = engine.FetchAsync(this, plan.Rejected, token);
+            fetch = engine.FetchAsync(this, plan.Rejected, token, out scope);
         }
         catch
         {
             deadline.Disarm();
             linked?.Dispose();
+            scope?.Dispose();
             throw;
         }
 
@@ -64,42 +66,91 @@ internal partial class CacheEntry<T>
         {
             deadline.Disarm();
             linked?.Dispose();
-            return new ValueTask<TResult>(map(fetch.Result));
+            var value = fetch.Result;
+            var disposing = DisposeScopeAsync(scope);
+            return disposing.IsCompletedSuccessfully
+                ? new TimedFetch(value, null, deadline, null, null, token)
+                : new TimedFetch(default!, ValueAfterAsync(disposing, value), deadline, null, null, token); // a scope that disposes slowly
         }
 
-        return AwaitTimedAsync(fetch.AsTask(), map, plan, abandonTakesSlot, deadline, linked, options, token);
+        return new TimedFetch(default!, fetch.AsTask(), deadline, linked, scope, token);
     }
 
-    private async ValueTask<TResult> AwaitTimedAsync<TResult>(
-        Task<T> fetch,
-        Func<T, TResult> map,
-        AttemptPlan plan,
-        bool abandonTakesSlot,
-        FetchDeadline deadline,
-        CancellationTokenSource? linked,
-        RefreshingCacheOptions options,
-        CancellationToken token)
+    /// <summary>Disposes a call's scope (asynchronously when its services can).</summary>
+    private static ValueTask DisposeScopeAsync(IServiceScope? scope)
+    {
+        if (scope is IAsyncDisposable asyncScope)
+        {
+            return asyncScope.DisposeAsync();
+        }
+
+        scope?.Dispose();
+        return default;
+    }
+
+    private static async Task<T> ValueAfterAsync(ValueTask disposing, T value)
+    {
+        await disposing.ConfigureAwait(false);
+        return value;
+    }
+
+    private async ValueTask<T> AwaitTimedAsync(TimedFetch fetch, AttemptPlan plan, RefreshingCacheOptions options)
     {
         try
         {
-            return map(await fetch.WaitAsync(token).ConfigureAwait(false));
+            return await fetch.Pending!.WaitAsync(fetch.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex) when (deadline.HasFired && !IsStopping())
+        catch (OperationCanceledException ex) when (fetch.Deadline.HasFired && !IsStopping())
         {
-            throw new TimeoutException($"The fetch for cache '{DisplayName}' did not complete within FetchTimeout ({options.FetchTimeout}).", ex);
+            throw TimedOut(ex, options);
         }
         finally
         {
-            deadline.Disarm();
-            if (!fetch.IsCompleted)
+            var disposing = EndTimed(fetch, plan, abandonTakesSlot: false);
+            if (!disposing.IsCompletedSuccessfully)
             {
-                // The slot goes with an abandoned fetch: it is freed when the call really ends, so the fetch budget counts
-                // calls actually in flight. A fetch that ended leaves it to the attempt, which frees it last.
-                Abandon(fetch, abandonTakesSlot ? plan.TakeSlot() : null);
+                await disposing.ConfigureAwait(false);
             }
-
-            linked?.Dispose();
         }
+    }
+
+    /// <summary>The error of a call the deadline cancelled.</summary>
+    private TimeoutException TimedOut(OperationCanceledException cancelled, RefreshingCacheOptions options) =>
+        new($"The fetch for cache '{DisplayName}' did not complete within FetchTimeout ({options.FetchTimeout}).", cancelled);
+
+    /// <summary>
+    /// Ends the wait for a pending call: its deadline taken out, and the call abandoned if it has not ended. Returns the
+    /// disposal of the call's scope (done when the call has ended; an abandoned call's scope goes with it).
+    /// </summary>
+    private ValueTask EndTimed(TimedFetch fetch, AttemptPlan plan, bool abandonTakesSlot)
+    {
+        fetch.Deadline.Disarm();
+        fetch.Linked?.Dispose();
+        if (fetch.Pending!.IsCompleted)
+        {
+            return DisposeScopeAsync(fetch.Scope);
+        }
+
+        // The slot goes with an abandoned fetch: it is freed when the call really ends, so the fetch budget counts calls
+        // actually in flight. A fetch that ended leaves it to the attempt, which frees it last.
+        Abandon(fetch.Pending, abandonTakesSlot ? plan.TakeSlot() : null, fetch.Scope);
+        return default;
+    }
+
+    /// <summary>An upstream call started with its deadline: its value, or the call still pending.</summary>
+    private readonly struct TimedFetch(T value, Task<T>? pending, FetchDeadline deadline, CancellationTokenSource? linked, IServiceScope? scope, CancellationToken token)
+    {
+        public IServiceScope? Scope { get; } = scope;
+
+        public T Value { get; } = value;
+
+        public Task<T>? Pending { get; } = pending;
+
+        public FetchDeadline Deadline { get; } = deadline;
+
+        public CancellationTokenSource? Linked { get; } = linked;
+
+        public CancellationToken Token { get; } = token;
     }
 
     /// <summary>Whether the entry or its engine stopped (a cancellation then is a stop, not a timeout).</summary>
@@ -116,7 +167,7 @@ internal partial class CacheEntry<T>
         }
     }
 
-    private void Abandon(Task fetch, IDisposable? slot)
+    private void Abandon(Task fetch, IDisposable? slot, IServiceScope? scope)
     {
         var logger = _engine.Logger;
         var name = DisplayName;
@@ -131,6 +182,23 @@ internal partial class CacheEntry<T>
                 else
                 {
                     Log.AbandonedFetchEnded(logger, name, t.IsCanceled ? "cancelled" : "completed; its result was discarded");
+                }
+
+                try
+                {
+                    var disposing = DisposeScopeAsync(scope);
+                    if (!disposing.IsCompletedSuccessfully)
+                    {
+                        _ = disposing.AsTask().ContinueWith(
+                            d => Log.AbandonedFetchScopeDisposeFailed(logger, d.Exception!.InnerException ?? d.Exception, name),
+                            CancellationToken.None,
+                            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                            TaskScheduler.Default);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    Log.AbandonedFetchScopeDisposeFailed(logger, ex, name); // logged; the slot is still freed
                 }
 
                 slot?.Dispose();

@@ -9,43 +9,18 @@ namespace BackgroundCache.Internal.Engine;
 internal sealed partial class RefreshingCacheSet<TKey, T>
     where TKey : notnull
 {
-    public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken)
+    public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken, out IServiceScope? scope)
     {
-        // Not an async method: a fetch that completes at once costs no state machine, and one that does not is awaited in
-        // a Task-returning method, so the attempt's timed wait gets a Task without another wrapper (issue #21).
-        var scope = _scopes.CreateAsyncScope();
-        ValueTask<T> fetch;
+        // The scope goes to the attempt, which disposes it when the call has ended: no wrapper task per fetch (issue #21).
+        scope = _scopes.CreateScope();
         try
         {
-            fetch = _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken);
+            return _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken);
         }
         catch (Exception ex)
         {
-            fetch = new ValueTask<T>(Task.FromException<T>(ex)); // failed like an async fetch: the scope is disposed below
+            return new ValueTask<T>(Task.FromException<T>(ex)); // failed like an async fetch: the scope is disposed after it
         }
-
-        if (fetch.IsCompletedSuccessfully)
-        {
-            var value = fetch.Result;
-            var disposing = scope.DisposeAsync();
-            return disposing.IsCompletedSuccessfully ? new ValueTask<T>(value) : new ValueTask<T>(AwaitDisposeAsync(disposing, value));
-        }
-
-        return new ValueTask<T>(AwaitThenDisposeAsync(fetch, scope));
-    }
-
-    private static async Task<T> AwaitThenDisposeAsync(ValueTask<T> fetch, AsyncServiceScope scope)
-    {
-        await using (scope.ConfigureAwait(false))
-        {
-            return await fetch.ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<T> AwaitDisposeAsync(ValueTask disposing, T value)
-    {
-        await disposing.ConfigureAwait(false);
-        return value;
     }
 
     public override async ValueTask<IDisposable?> AcquireFetchSlotAsync(CancellationToken cancellationToken)

@@ -21,6 +21,7 @@ internal static partial class Log
     public const int OptionsReloadRejectedId = 1011;
     public const int AbandonedFetchFailedId = 1012;
     public const int AbandonedFetchEndedId = 1013;
+    public const int AbandonedFetchScopeDisposeFailedId = 1014;
     public const int ReportWithinCooldownId = 1030;
     public const int DependencyStillUnavailableId = 1031;
     public const int AwaitingPushedTicketId = 1032;
@@ -72,6 +73,9 @@ internal static partial class Log
 
     [LoggerMessage(AbandonedFetchFailedId, LogLevel.Warning, "Cache '{CacheName}': a fetch abandoned after FetchTimeout has now failed.")]
     public static partial void AbandonedFetchFailed(ILogger logger, Exception exception, string cacheName);
+
+    [LoggerMessage(AbandonedFetchScopeDisposeFailedId, LogLevel.Warning, "Cache '{CacheName}': disposing the services scope of a fetch abandoned after FetchTimeout failed.")]
+    public static partial void AbandonedFetchScopeDisposeFailed(ILogger logger, Exception exception, string cacheName);
 
     [LoggerMessage(AbandonedFetchEndedId, LogLevel.Information, "Cache '{CacheName}': a fetch abandoned after FetchTimeout has now {Outcome}.")]
     public static partial void AbandonedFetchEnded(ILogger logger, string cacheName, string outcome);
