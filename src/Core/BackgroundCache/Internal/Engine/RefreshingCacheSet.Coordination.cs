@@ -16,8 +16,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
     {
         if (CoordinationKeys.TryParse<TKey>(key, out var parsed) && _entries.TryRemove(parsed, out var entry, out var count))
         {
-            entry.Stop();
-            DropFromStreak(entry);
+            StopRemoved(entry);
             Log.SetKeyRemoved(Logger, Name, count);
         }
     }

@@ -163,8 +163,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
             }
             else if (now - entry.LastReadAt >= evictAfterIdle && _entries.TryRemove(key, entry, out _))
             {
-                entry.Stop();
-                DropFromStreak(entry);
+                StopRemoved(entry);
                 evicted++;
             }
         }

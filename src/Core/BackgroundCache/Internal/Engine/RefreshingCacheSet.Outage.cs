@@ -89,7 +89,17 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
         entry.Resume(now); // the outage ended meanwhile
     }
 
-    /// <summary>A removed key leaves the outage streak: it no longer counts, and nothing of it stays reachable from the set.</summary>
+    /// <summary>
+    /// Stops a key taken out of the table (removed, removed elsewhere, evicted): its fetch is cancelled, its waiters
+    /// released, and it leaves the outage streak, so nothing of it stays reachable from the set.
+    /// </summary>
+    private void StopRemoved(KeyedEntry entry)
+    {
+        entry.Stop();
+        DropFromStreak(entry);
+    }
+
+    /// <summary>A removed key leaves the outage streak: it no longer counts.</summary>
     private void DropFromStreak(KeyedEntry entry)
     {
         lock (_outageGate)

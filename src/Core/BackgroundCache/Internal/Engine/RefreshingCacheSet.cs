@@ -150,8 +150,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
             return new ValueTask<bool>(false);
         }
 
-        entry.Stop();
-        DropFromStreak(entry);
+        StopRemoved(entry);
         Log.SetKeyRemoved(Logger, Name, count);
         return Coordinator is { } coordinator ? RemoveSharedAsync(coordinator, entry.CoordinationKey, cancellationToken) : new ValueTask<bool>(true);
     }
