@@ -56,6 +56,11 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
 
     public override bool TryAdmit(CacheEntry<T> entry)
     {
+        if (!Volatile.Read(ref _outage))
+        {
+            return true; // the common case, no lock: an outage that begins now holds back the attempts after this one
+        }
+
         lock (_outageGate)
         {
             if (!_outage || ReferenceEquals(entry, _probeEntry))
@@ -123,6 +128,11 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
                 .ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
             return;
+        }
+
+        if (outcome == AttemptOutcome.Success && Volatile.Read(ref _streakKeys) == 0 && !Volatile.Read(ref _outage))
+        {
+            return; // the common case, no lock: nothing to clear (a failure recorded meanwhile counts as after this success)
         }
 
         List<KeyedEntry>? release = null;
