@@ -173,6 +173,52 @@ internal sealed class RedisSentinelDeployment : IAsyncDisposable
         await RedisCli.WaitForAsync(server.Port, ["info", "replication"], output => output.Contains("role:master", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Waits until the two servers replicate again after a returned server (link up, every sentinel naming the same
+    /// master) and returns whether the sentinels chose the returned server as master (a second failover: on a loaded
+    /// machine the serving master can miss <c>down-after-milliseconds</c> while it syncs the returned one). The roles
+    /// in this object follow the sentinels.
+    /// </summary>
+    public async Task<bool> WaitForReplicationAsync()
+    {
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        while (true)
+        {
+            var named = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var port in _sentinelPorts)
+            {
+                named.Add((await RedisCli.RunAsync(["sentinel", "get-master-addr-by-name", ServiceName], port)).Trim());
+            }
+
+            if (named.Count == 1)
+            {
+                var master = named.Single().Contains(Master.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal) ? Master
+                    : named.Single().Contains(Replica.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal) ? Replica
+                    : null;
+                var replica = master == Master ? Replica : Master;
+                if (master is not null
+                    && (await RedisCli.RunAsync(["info", "replication"], master.Port)).Contains("role:master", StringComparison.Ordinal)
+                    && (await RedisCli.RunAsync(["info", "replication"], replica.Port)).Contains("master_link_status:up", StringComparison.Ordinal))
+                {
+                    var failedBack = master != Master;
+                    if (failedBack)
+                    {
+                        Promoted();
+                    }
+
+                    return failedBack;
+                }
+            }
+
+            if (guard.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the sentinels name {string.Join(" / ", named)}; master {Master.Port}: {await RedisCli.RunAsync(["info", "replication"], Master.Port)}; replica {Replica.Port}: {await RedisCli.RunAsync(["info", "replication"], Replica.Port)}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None);
+        }
+    }
+
     /// <summary>The replica became the master: the roles swap in this object.</summary>
     public void Promoted() => (Master, Replica) = (Replica, Master);
 
