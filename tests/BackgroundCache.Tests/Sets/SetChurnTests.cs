@@ -195,6 +195,84 @@ public sealed class SetChurnTests
     }
 
     [Fact]
+    public async Task Refreshes_PendingFetches_AreAwaitedByTheReusedSource_AFetchThatOutlivesItsDeadlineResumesNothing()
+    {
+        // Every call is pending until the test ends it: the attempt waits through its token source, not an async state
+        // machine (issue #21). Call 3 ignores its token and outlives FetchTimeout; it ends later, and must change nothing.
+        var tokens = new List<CancellationToken>();
+        var started = new List<TaskCompletionSource>();
+        var gates = new List<TaskCompletionSource<bool>>();
+        for (var i = 0; i < 4; i++)
+        {
+            started.Add(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            gates.Add(new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            async (_, key, ct) =>
+            {
+                int call;
+                lock (tokens)
+                {
+                    tokens.Add(ct);
+                    call = tokens.Count;
+                }
+
+                started[call - 1].TrySetResult();
+                var fail = await gates[call - 1].Task; // ignores its token
+                return fail ? throw new InvalidOperationException($"call {call} failed") : new Value($"{key}#{call}");
+            },
+            o =>
+            {
+                o.RefreshInterval = TimeSpan.FromMinutes(5);
+                o.FetchTimeout = TimeSpan.FromSeconds(30);
+                o.RetryInitialDelay = TimeSpan.FromSeconds(10);
+            });
+
+        var first = h.Set.GetAsync("k").AsTask();
+        await started[0].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gates[0].SetResult(false);
+        (await first.WaitAsync(TimeSpan.FromSeconds(30))).Key.Should().Be("k#1");
+        await h.QuiesceAsync();
+
+        h.Time.Advance(TimeSpan.FromMinutes(5)); // call 2: pending, then ends
+        await started[1].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gates[1].SetResult(false);
+        await h.QuiesceAsync();
+        h.Set.TryGetValue("k", out var second).Should().BeTrue();
+        second!.Key.Should().Be("k#2");
+
+        h.Time.Advance(TimeSpan.FromMinutes(5)); // call 3: pending past its deadline
+        await started[2].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        await h.QuiesceAsync();
+        h.Set.GetOrAdd("k").Status.LastError.Should().BeOfType<TimeoutException>();
+
+        // The retry (call 4) waits for the abandoned call, which ends late: its value is discarded, and it resumes nothing.
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        gates[2].SetResult(false);
+        await started[3].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        h.Logs.GetSnapshot().Should().Contain(r => r.Message.Contains("its result was discarded", StringComparison.Ordinal));
+        h.Set.TryGetValue("k", out var stillSecond).Should().BeTrue();
+        stillSecond!.Key.Should().Be("k#2");
+        gates[3].SetResult(true); // call 4 fails
+        await h.QuiesceAsync();
+        h.Set.GetOrAdd("k").Status.LastError.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("call 4 failed");
+        h.Set.TryGetValue("k", out var served).Should().BeTrue();
+        served!.Key.Should().Be("k#2", "a failed refresh keeps the last good value");
+
+        tokens.Should().HaveCount(4);
+        tokens[2].IsCancellationRequested.Should().BeTrue("FetchTimeout cancelled the third attempt");
+        tokens[3].IsCancellationRequested.Should().BeFalse();
+        tokens[3].Should().NotBe(tokens[2], "a source outlived by its fetch is never handed to a later attempt");
+        var coreTarget = typeof(RefreshingCacheSet<,>).Assembly.GetCustomAttribute<System.Runtime.Versioning.TargetFrameworkAttribute>()!.FrameworkName;
+        if (coreTarget.StartsWith(".NETCoreApp", StringComparison.Ordinal))
+        {
+            tokens[1].Should().Be(tokens[0], "a source whose pending fetch ended is reset and kept for the next attempt");
+        }
+    }
+
+    [Fact]
     public async Task KeyedRead_ReferenceValues_NullIsAValueAndANewValueReplacesTheOld()
     {
         var round = 0;

@@ -36,7 +36,7 @@ internal abstract class CacheEngine<T> : IDisposable
     private int _activeAttempts;
     private int _stopped;
 #if NET
-    private CancellationTokenSource?[]? _spareSources;
+    private AttemptSource?[]? _spareSources;
 #endif
 
     protected CacheEngine(
@@ -228,7 +228,7 @@ internal abstract class CacheEngine<T> : IDisposable
 
     /// <summary>Gets a token source for an attempt: a spare one, reset after an attempt that ended quietly, or a new one.</summary>
     [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Uses the engine's spares on .NET; netstandard2.0 has none.")]
-    public CancellationTokenSource RentAttemptSource()
+    public AttemptSource RentAttemptSource()
     {
 #if NET
         if (Volatile.Read(ref _spareSources) is { } spares)
@@ -242,7 +242,7 @@ internal abstract class CacheEngine<T> : IDisposable
             }
         }
 #endif
-        return new CancellationTokenSource();
+        return new AttemptSource();
     }
 
     /// <summary>
@@ -252,15 +252,15 @@ internal abstract class CacheEngine<T> : IDisposable
     /// disposed. A refresh then allocates no token source (issue #21). netstandard2.0 has no TryReset: always disposed.
     /// </summary>
     [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Uses the engine's spares on .NET; netstandard2.0 has none.")]
-    public void ReturnAttemptSource(CancellationTokenSource source, bool reusable)
+    public void ReturnAttemptSource(AttemptSource source, bool reusable)
     {
 #if NET
-        if (reusable && !IsStopped && source.TryReset())
+        if (reusable && !IsStopped && source.TryPrepareForReuse())
         {
             var spares = Volatile.Read(ref _spareSources);
             if (spares is null)
             {
-                var created = new CancellationTokenSource?[SpareTokenSources];
+                var created = new AttemptSource?[SpareTokenSources];
                 spares = Interlocked.CompareExchange(ref _spareSources, created, null) ?? created;
             }
 

@@ -7,10 +7,13 @@ namespace BackgroundCache.Internal.Engine;
 internal partial class CacheEntry<T>
 {
     /// <summary>
-    /// Runs one attempt: holds the fetch slot its launch took (or waits out an abandoned fetch, then takes one), asks to be
-    /// admitted, fetches, records.
+    /// Runs one attempt: holds the fetch slot its launch took, asks to be admitted, fetches, records. The common path (a
+    /// direct call, no abandoned fetch to wait out) runs without an <c>async</c> state machine: a fetch that completes at
+    /// once is recorded here, and a pending one is awaited by the attempt's token source, which resumes the attempt in
+    /// <see cref="ResumeAttempt"/> (issue #21: an async refresh allocated a state machine and a <c>WaitAsync</c> promise).
+    /// The rest (an abandoned fetch to wait out, a slot still to acquire, a coordinator) runs in <see cref="RunAttemptAsync"/>.
     /// </summary>
-    internal async Task RunAttemptAsync(AttemptPlan plan)
+    internal void RunAttempt(AttemptPlan plan)
     {
         var engine = _engine;
         // Not linked to the engine's stop token (a registration per attempt would stay in that token's free list for good,
@@ -28,9 +31,151 @@ internal partial class CacheEntry<T>
             prior = Abandoned;
         }
 
+        if (prior is { IsCompleted: false } || engine.Coordinator is not null)
+        {
+            _ = RunAttemptAsync(plan, cts, prior, acquiring: null);
+            return;
+        }
+
+        if (plan.Slot is null)
+        {
+            var acquiring = engine.AcquireFetchSlotAsync(cts.Token); // an engine without a budget: null, at once
+            if (!acquiring.IsCompletedSuccessfully)
+            {
+                _ = RunAttemptAsync(plan, cts, prior: null, acquiring.AsTask());
+                return;
+            }
+
+            plan.Slot = acquiring.Result;
+        }
+
         var options = engine.Options;
         var started = 0L;
         Activity? activity = null;
+        T value = default!;
+        Exception? error = null;
+        var parked = false;
+        try
+        {
+            cts.Token.ThrowIfCancellationRequested(); // stopped before it started
+            if (!engine.TryAdmit(this))
+            {
+                plan.TakeSlot()?.Dispose();
+                Park(plan);
+                parked = true;
+            }
+            else
+            {
+                activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
+                activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+                started = engine.Time.GetTimestamp();
+                var fetch = StartTimed(plan, options, cts.Token);
+                if (fetch.Pending is not null)
+                {
+                    cts.AwaitFetch(plan, fetch.Pending, fetch.Deadline, fetch.Linked, fetch.Scope, options, started, activity, fetch.Token);
+                    return;
+                }
+
+                value = fetch.Value;
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        if (parked && error is null)
+        {
+            EndAttempt(plan, cts, null);
+            return;
+        }
+
+        Conclude(plan, cts, options, started, activity, error, value, version: null, fromUpstream: true);
+    }
+
+    /// <summary>
+    /// Goes on with an attempt whose direct fetch was pending: the fetch ended, or the attempt's token was cancelled first
+    /// (the deadline: a <see cref="TimeoutException"/>; a stop), and then the fetch is abandoned as the timed wait does.
+    /// </summary>
+    internal void ResumeAttempt(AttemptPlan plan, AttemptSource source, bool cancelled)
+    {
+        var fetch = new TimedFetch(default!, (Task<T>)source.Pending!, source.Deadline!, source.Linked, source.Scope, source.CallToken);
+        var options = source.Options!;
+        var started = source.Started;
+        var activity = source.Activity;
+        source.Clear();
+
+        T value = default!;
+        Exception? error = null;
+        if (cancelled)
+        {
+            error = new OperationCanceledException(fetch.Token);
+        }
+        else
+        {
+            try
+            {
+                value = fetch.Pending!.GetAwaiter().GetResult();
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        }
+
+        if (error is OperationCanceledException cancellation && fetch.Deadline.HasFired && !IsStopping())
+        {
+            error = TimedOut(cancellation, options);
+        }
+
+        ValueTask disposing = default;
+        try
+        {
+            disposing = EndTimed(fetch, plan, abandonTakesSlot: true);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        if (!disposing.IsCompletedSuccessfully)
+        {
+            _ = ConcludeAfterAsync(disposing, plan, source, options, started, activity, error, value); // a scope that disposes slowly
+            return;
+        }
+
+        Conclude(plan, source, options, started, activity, error, value, version: null, fromUpstream: true);
+    }
+
+    private async Task ConcludeAfterAsync(ValueTask disposing, AttemptPlan plan, AttemptSource source, RefreshingCacheOptions options, long started, Activity? activity, Exception? error, T value)
+    {
+        try
+        {
+            await disposing.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            error = ex; // as an exception from a finally block replaces the one it ran for
+        }
+
+        Conclude(plan, source, options, started, activity, error, value, version: null, fromUpstream: true);
+    }
+
+    /// <summary>
+    /// The attempt's other paths, <c>async</c>: waits out an abandoned fetch (then takes a slot again), or a slot still
+    /// being acquired, and calls the coordinator; direct calls are timed inline, as in <see cref="RunAttempt"/>.
+    /// </summary>
+    private async Task RunAttemptAsync(AttemptPlan plan, AttemptSource cts, Task? prior, Task<IDisposable?>? acquiring)
+    {
+        var engine = _engine;
+        var options = engine.Options;
+        var started = 0L;
+        Activity? activity = null;
+        T value = default!;
+        long? version = null;
+        var fromUpstream = true;
+        Exception? error = null;
+        var parked = false;
         try
         {
             if (prior is { IsCompleted: false })
@@ -40,6 +185,10 @@ internal partial class CacheEntry<T>
                 plan.TakeSlot()?.Dispose();
                 await prior.WaitAsync(cts.Token).ConfigureAwait(false);
                 plan.Slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false);
+            }
+            else if (acquiring is not null)
+            {
+                plan.Slot = await acquiring.ConfigureAwait(false);
             }
             else if (plan.Slot is null)
             {
@@ -51,95 +200,146 @@ internal partial class CacheEntry<T>
             {
                 plan.TakeSlot()?.Dispose();
                 Park(plan);
-                return;
-            }
-
-            activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
-            activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
-            started = engine.Time.GetTimestamp();
-            T value;
-            long? version = null;
-            var fromUpstream = true;
-            if (engine.Coordinator is { } coordinator)
-            {
-                (value, version, fromUpstream) = await CoordinatedFetchAsync(coordinator, plan, options, cts.Token).ConfigureAwait(false);
+                parked = true;
             }
             else
             {
-                // The direct call's timed wait, inline: one state machine per attempt, not two (issue #21).
-                var fetch = StartTimed(plan, options, cts.Token);
-                if (fetch.Pending is null)
+                activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
+                activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+                started = engine.Time.GetTimestamp();
+                if (engine.Coordinator is { } coordinator)
                 {
-                    value = fetch.Value;
+                    (value, version, fromUpstream) = await CoordinatedFetchAsync(coordinator, plan, options, cts.Token).ConfigureAwait(false);
                 }
                 else
                 {
-                    try
+                    var fetch = StartTimed(plan, options, cts.Token);
+                    if (fetch.Pending is null)
                     {
-                        value = await fetch.Pending.WaitAsync(fetch.Token).ConfigureAwait(false);
+                        value = fetch.Value;
                     }
-                    catch (OperationCanceledException ex) when (fetch.Deadline.HasFired && !IsStopping())
+                    else
                     {
-                        throw TimedOut(ex, options);
-                    }
-                    finally
-                    {
-                        var disposing = EndTimed(fetch, plan, abandonTakesSlot: true);
-                        if (!disposing.IsCompletedSuccessfully)
+                        try
                         {
-                            await disposing.ConfigureAwait(false);
+                            value = await fetch.Pending.WaitAsync(fetch.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException ex) when (fetch.Deadline.HasFired && !IsStopping())
+                        {
+                            throw TimedOut(ex, options);
+                        }
+                        finally
+                        {
+                            var disposing = EndTimed(fetch, plan, abandonTakesSlot: true);
+                            if (!disposing.IsCompletedSuccessfully)
+                            {
+                                await disposing.ConfigureAwait(false);
+                            }
                         }
                     }
                 }
             }
-
-            var duration = engine.Time.GetElapsedTime(started);
-            OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
-        }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
-        {
-            // Stopped or removed: nothing to record.
-            lock (Gate)
-            {
-                if (_state == EntryState.Running)
-                {
-                    _state = EntryState.Stopped;
-                }
-            }
-
-            plan.Request?.TrySetCanceled();
-            CompleteInflight(static r => r.TrySetCanceled());
-            engine.OnAttemptEnded(this, AttemptOutcome.Cancelled, null, engine.Time.GetUtcNow());
         }
         catch (Exception ex)
         {
-            var duration = started == 0 ? TimeSpan.Zero : engine.Time.GetElapsedTime(started);
-            OnFailed(plan, options, ex, duration, activity);
+            error = ex;
+        }
+
+        if (parked && error is null)
+        {
+            EndAttempt(plan, cts, null);
+            return;
+        }
+
+        Conclude(plan, cts, options, started, activity, error, value, version, fromUpstream);
+    }
+
+    /// <summary>
+    /// Records an attempt's outcome: a value is published (and an error while publishing it fails the attempt), a
+    /// cancellation of the attempt's own source is a stop or a removal (nothing to record), any other error is a failure.
+    /// Then the attempt ends. Nothing escapes: an attempt runs on the thread pool or on the thread of the fetch that ended.
+    /// </summary>
+    private void Conclude(AttemptPlan plan, AttemptSource cts, RefreshingCacheOptions options, long started, Activity? activity, Exception? error, T value, long? version, bool fromUpstream)
+    {
+        var engine = _engine;
+        try
+        {
+            if (error is null)
+            {
+                try
+                {
+                    var duration = engine.Time.GetElapsedTime(started);
+                    OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
+            }
+
+            if (error is OperationCanceledException && cts.IsCancellationRequested)
+            {
+                OnCancelled(plan);
+            }
+            else
+            {
+                OnFailed(plan, options, error, started == 0 ? TimeSpan.Zero : engine.Time.GetElapsedTime(started), activity);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Past the attempt's own recording (a logger that throws): an async attempt left it as an unobserved task
+            // exception; the attempt still ends below.
+            Debug.Fail("Recording an attempt's outcome threw.", ex.ToString());
         }
         finally
         {
-            activity?.Dispose();
-            bool reusable;
-            lock (Gate)
-            {
-                if (ReferenceEquals(_attemptCts, cts))
-                {
-                    _attemptCts = null;
-                }
-
-                // From here Stop cannot reach the source; a deadline that fired, or a coordinator that holds its token,
-                // still might cancel it later: then it is not reused.
-                reusable = _state != EntryState.Stopped && !plan.HasFired && engine.Coordinator is null && !cts.IsCancellationRequested;
-            }
-
-            engine.ReturnAttemptSource(cts, reusable);
-            if (plan.TakeSlot() is { } slot)
-            {
-                engine.ReleaseSlot(slot); // last: the attempt it is handed to may run here, and reuse the token source
-            }
-
-            engine.AttemptFinished();
+            EndAttempt(plan, cts, activity);
         }
+    }
+
+    /// <summary>Stopped or removed: nothing to record.</summary>
+    private void OnCancelled(AttemptPlan plan)
+    {
+        lock (Gate)
+        {
+            if (_state == EntryState.Running)
+            {
+                _state = EntryState.Stopped;
+            }
+        }
+
+        plan.Request?.TrySetCanceled();
+        CompleteInflight(static r => r.TrySetCanceled());
+        _engine.OnAttemptEnded(this, AttemptOutcome.Cancelled, null, _engine.Time.GetUtcNow());
+    }
+
+    /// <summary>Ends an attempt, whatever its outcome: its token source kept or disposed, its slot freed, its count dropped.</summary>
+    private void EndAttempt(AttemptPlan plan, AttemptSource cts, Activity? activity)
+    {
+        var engine = _engine;
+        activity?.Dispose();
+        bool reusable;
+        lock (Gate)
+        {
+            if (ReferenceEquals(_attemptCts, cts))
+            {
+                _attemptCts = null;
+            }
+
+            // From here Stop cannot reach the source; a deadline that fired, or a coordinator that holds its token,
+            // still might cancel it later: then it is not reused.
+            reusable = _state != EntryState.Stopped && !plan.HasFired && engine.Coordinator is null && !cts.IsCancellationRequested;
+        }
+
+        engine.ReturnAttemptSource(cts, reusable);
+        if (plan.TakeSlot() is { } slot)
+        {
+            engine.ReleaseSlot(slot); // last: the attempt it is handed to may run here, and reuse the token source
+        }
+
+        engine.AttemptFinished();
     }
 
     private void OnSucceeded(AttemptPlan plan, RefreshingCacheOptions options, T value, long? version, bool fromUpstream, TimeSpan duration, Activity? activity)
@@ -309,7 +509,7 @@ internal partial class CacheEntry<T>
         CacheSnapshot<T>? rejected,
         long decidedOnVersion,
         bool requested,
-        bool onTime) : FetchDeadline, IFetchSlotWaiter
+        bool onTime) : FetchDeadline, IFetchSlotWaiter, IPendingAttempt
 #if NET
         , IThreadPoolWorkItem
 #endif
@@ -354,7 +554,10 @@ internal partial class CacheEntry<T>
         }
 
         /// <summary>Runs the attempt (the thread pool calls this).</summary>
-        public void Execute() => _ = Entry.RunAttemptAsync(this);
+        public void Execute() => Entry.RunAttempt(this);
+
+        /// <inheritdoc />
+        void IPendingAttempt.Resume(AttemptSource source, bool cancelled) => Entry.ResumeAttempt(this, source, cancelled);
 
         /// <summary>Queues the attempt to the thread pool; the plan is its own work item, so this allocates nothing.</summary>
         public void RunOnPool(bool preferLocal)
