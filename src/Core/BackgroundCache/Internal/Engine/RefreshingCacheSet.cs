@@ -79,7 +79,10 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
     public override bool SpreadRefreshes => true;
 
     /// <inheritdoc />
-    protected override int SpareTokenSources => Math.Max(1, Math.Min(_setOptions.MaxConcurrentFetches, 16));
+    /// <remarks>Up to 64: a spare source also carries its wait for a pending fetch (a continuation delegate and a token
+    /// registration), so a set with many slow fetches in flight allocates none of that per refresh; 64 spares of ~250 B
+    /// are kept at most, and only after that many attempts ran at once.</remarks>
+    protected override int SpareTokenSources => Math.Max(1, Math.Min(_setOptions.MaxConcurrentFetches, 64));
 
     public override ICacheCoordinator<T>? Coordinator { get; }
 
