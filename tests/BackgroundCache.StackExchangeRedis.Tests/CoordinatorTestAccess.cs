@@ -23,6 +23,12 @@ internal static class CoordinatorTestAccess
             set => Access(coordinator).Faults.BeforeReturningShared = value;
         }
 
+        public Func<Task>? BeforeAnsweringRequest
+        {
+            get => Access(coordinator).Faults.BeforeAnsweringRequest;
+            set => Access(coordinator).Faults.BeforeAnsweringRequest = value;
+        }
+
         public void PauseRenewal() => Access(coordinator).Faults.RenewalPaused = true;
 
         public void ResumeRenewal() => Access(coordinator).Faults.RenewalPaused = false;

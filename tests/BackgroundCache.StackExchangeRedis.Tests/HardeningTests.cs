@@ -151,6 +151,67 @@ public sealed class HardeningTests(RedisFixture redis)
         (await b.Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t3");
     }
 
+    [SkippableFact]
+    public async Task RequestReadWhileTheLeadersFirstFetchEnds_IsAnsweredByTheStoredValue_OneUpstreamCall()
+    {
+        var (time, upstream, prefix) = Setup();
+        var leaderFetching = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFetch = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fetchedAgain = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var requestRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var act = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answeredFromRedis = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await PlainNode.StartAsync(redis.Server.Configuration, prefix, time, async _ =>
+        {
+            if (upstream.Calls == 0)
+            {
+                leaderFetching.TrySetResult();
+                await releaseFetch.Task;
+            }
+            else
+            {
+                fetchedAgain.TrySetResult();
+            }
+
+            return upstream.Issue();
+        }, waitForValue: false, beforeStart: host =>
+        {
+            var coordinator = host.Services.GetRequiredKeyedService<Internal.RedisCacheCoordinator<string>>(PlainNode.Name);
+            coordinator.BeforeAnsweringRequest = async () =>
+            {
+                if (requestRead.TrySetResult())
+                {
+                    await act.Task; // the first request only
+                }
+            };
+            coordinator.BeforeReturningShared = () =>
+            {
+                answeredFromRedis.TrySetResult();
+                return Task.CompletedTask;
+            };
+        });
+        await leaderFetching.Task.WaitAsync(Guard);
+
+        // A second instance starts while the leader's first fetch is under way: it finds the lease held and asks the
+        // leader, which reads its entry (no value yet) and is held there.
+        await using var b = await PlainNode.StartAsync(redis.Server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()), waitForValue: false);
+        await requestRead.Task.WaitAsync(Guard);
+
+        // The leader's first fetch ends, stores t1 and publishes it before the leader acts on the request.
+        releaseFetch.SetResult();
+        (await a.Cache.GetAsync().AsTask().WaitAsync(Guard)).Should().Be("t1");
+        act.SetResult();
+
+        // Before: the leader, idle again, refreshed for the request it had read without a value: a second upstream call.
+        await Task.WhenAny(answeredFromRedis.Task, fetchedAgain.Task).WaitAsync(Guard);
+        fetchedAgain.Task.IsCompleted.Should().BeFalse("the request is answered by the value stored after it was read");
+        (await b.Cache.GetAsync().AsTask().WaitAsync(Guard)).Should().Be("t1");
+        await a.Coordinator.PollNowAsync();
+        await b.Coordinator.PollNowAsync();
+        upstream.Calls.Should().Be(1);
+        new[] { a, b }.Should().OnlyContain(n => n.Served == "t1");
+    }
+
     private static async Task<string?> StoredAsync(RedisServer server, string prefix)
     {
         await using var admin = await server.AdminAsync();

@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(3014, LogLevel.Warning, "Cache '{CacheName}' key '{Key}': Redis held version {StoredVersion}, older than the version {Version} this instance serves (writes lost by a failover or a restore); wrote the served value back (no upstream call).")]
     public static partial void Repaired(ILogger logger, string cacheName, string key, long storedVersion, long version);
 
+    [LoggerMessage(3015, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': a refresh request read while this instance served version {SeenVersion} is answered by the stored version {Version}, which a refresh that ended meanwhile stored (no upstream call).")]
+    public static partial void RequestAnsweredByStoredValue(ILogger logger, string cacheName, string key, long seenVersion, long version);
+
     [LoggerMessage(3010, LogLevel.Warning, "Cache '{CacheName}': handling a Redis notification or poll failed; the next poll tries again.")]
     public static partial void MessageFailed(ILogger logger, Exception exception, string cacheName);
 }

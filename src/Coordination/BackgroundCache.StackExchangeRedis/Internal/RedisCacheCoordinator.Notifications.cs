@@ -108,6 +108,7 @@ internal sealed partial class RedisCacheCoordinator<T>
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             if ((_isLeader || await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false)) && values.GetOrAdd(key) is { } suspect)
             {
+                State(key).ForgetRequest(); // a suspect stored value answers no request
                 suspect.RequestRefresh();
             }
 
@@ -143,6 +144,12 @@ internal sealed partial class RedisCacheCoordinator<T>
         }
 
         var current = entry.Current;
+        var seen = current?.Version ?? 0;
+        if (_faults.BeforeAnsweringRequest is { } hook)
+        {
+            await hook().ConfigureAwait(false);
+        }
+
         var valid = current is not null && (current.ExpiresAt is not { } e || e > _time.GetUtcNow());
         if (valid && current!.Version > version)
         {
@@ -186,7 +193,15 @@ internal sealed partial class RedisCacheCoordinator<T>
         }
         else
         {
-            entry.RequestRefresh();
+            // A refresh of this entry may end between the read above and this request: the refresh it starts then is
+            // answered by the value stored above the version seen here, not by another upstream call (RefreshOnceAsync).
+            var state = State(key);
+            var request = new SeenRequest(seen, Stopwatch.GetTimestamp());
+            state.NoteRequest(request);
+            if (!entry.RequestRefresh())
+            {
+                state.ForgetRequest(request); // the refresh under way answers it
+            }
         }
     }
 }

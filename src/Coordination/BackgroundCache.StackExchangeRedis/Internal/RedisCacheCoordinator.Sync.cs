@@ -269,6 +269,7 @@ internal sealed partial class RedisCacheCoordinator<T>
         {
             if (values.GetOrAdd(suspect.Name.ToString()) is { } entry)
             {
+                State(entry.CoordinationKey).ForgetRequest(); // a suspect stored value answers no request
                 entry.RequestRefresh();
             }
         }

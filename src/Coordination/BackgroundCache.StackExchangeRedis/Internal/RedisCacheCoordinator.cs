@@ -152,12 +152,20 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         // A requested refresh (a caller waits for it) rides out a reconnect (Redis restarting, a failover) for up to
         // FetchTimeout of real time before the outage policy applies; a scheduled one falls back at once and retries later.
         var reconnectDeadline = Stopwatch.GetTimestamp() + (long)(Values.Options.FetchTimeout.TotalSeconds * Stopwatch.Frequency);
+
+        // Another instance's request this refresh answers, if the leader asked for it (taken by any refresh, so none stays).
+        var request = State(entry.CoordinationKey).TakeRequest();
+        if (!forced || rejected is not null || (request is not null && Stopwatch.GetTimestamp() - request.At > RequestWait()))
+        {
+            request = null;
+        }
+
         while (true)
         {
             Exception failure;
             try
             {
-                return await RefreshOnceAsync(entry, fetch, rejected, decidedOnVersion, cancellationToken).ConfigureAwait(false);
+                return await RefreshOnceAsync(entry, fetch, rejected, decidedOnVersion, request, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsRedisFailure(ex))
             {
@@ -172,7 +180,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         }
     }
 
-    private async ValueTask<CoordinatedResult<T>> RefreshOnceAsync(ICoordinatedEntry<T> entry, Func<CancellationToken, ValueTask<T>> fetch, T? rejected, long decidedOnVersion, CancellationToken cancellationToken)
+    private async ValueTask<CoordinatedResult<T>> RefreshOnceAsync(ICoordinatedEntry<T> entry, Func<CancellationToken, ValueTask<T>> fetch, T? rejected, long decidedOnVersion, SeenRequest? request, CancellationToken cancellationToken)
     {
         var key = entry.CoordinationKey;
         var state = State(key);
@@ -181,7 +189,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         var baseline = decidedOnVersion;
 
         // Waits for another instance are bounded in real time (the leader's fetch has FetchTimeout, its lease a duration).
-        var deadline = Stopwatch.GetTimestamp() + (long)((Values.Options.FetchTimeout + _options.LeaseDuration + _options.LeaseDuration).TotalSeconds * Stopwatch.Frequency);
+        var deadline = Stopwatch.GetTimestamp() + RequestWait();
         var since = Stopwatch.GetTimestamp();
         var db = await GetDatabaseAsync().ConfigureAwait(false);
         while (true)
@@ -198,6 +206,18 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             if (IsUsable(stored) && stored!.Value.Version > baseline)
             {
                 MarkUp();
+                return await TakeAsync(state, stored.Value).ConfigureAwait(false);
+            }
+
+            if (request is not null && IsUsable(stored) && stored!.Value.Version > request.Version && stored.Value.Version >= baseline)
+            {
+                // The leader read another instance's request while it served an older version, and a refresh of its own
+                // stored this one before the request was acted on (the baseline moved up to it): the request is answered
+                // by the stored value, announced as the leader answers a requester that is behind; no upstream call.
+                MarkUp();
+                Count();
+                await db.PublishAsync(_channel, $"a|{stored.Value.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+                Log.RequestAnsweredByStoredValue(_logger, _name, key, request.Version, stored.Value.Version);
                 return await TakeAsync(state, stored.Value).ConfigureAwait(false);
             }
 
@@ -321,6 +341,9 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private static string NewWriteId() => Random.Shared.Next().ToString("x8", CultureInfo.InvariantCulture);
 #pragma warning restore CA5394
 
+    /// <summary>How long a follower waits for the leader's answer, in <see cref="Stopwatch"/> ticks (real time).</summary>
+    private long RequestWait() => (long)((Values.Options.FetchTimeout + _options.LeaseDuration + _options.LeaseDuration).TotalSeconds * Stopwatch.Frequency);
+
     private bool IsUsable(RedisRecord? record) => record is { } r && (r.ExpiresAt is not { } e || e > _time.GetUtcNow());
 
     private KeyState State(string key) => _keys.GetOrAdd(key, static _ => new KeyState());
@@ -334,6 +357,12 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
     /// <summary>The leader announced that its refresh of a key failed, and with which error type.</summary>
     private sealed record LeaderFailure(long At, string ErrorType);
+
+    /// <summary>
+    /// Another instance's request (<c>r</c>) the leader acts on by refreshing: the version the leader served when it read
+    /// the request (0: none), and when (<see cref="Stopwatch"/> ticks).
+    /// </summary>
+    private sealed record SeenRequest(long Version, long At);
 
     /// <summary>The leader confirmed a reported version within InvalidationCooldown (<c>c|version|key</c>).</summary>
     private sealed record Confirmation(long At, long Version);
@@ -356,10 +385,24 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
 
         public volatile Confirmation? Confirmed;
 
+        private SeenRequest? _request;
+
         public Task Changed => Volatile.Read(ref _changed).Task;
 
         public void Saw(long version) => Interlocked.Exchange(ref Known, version);
 
         public void Signal() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+        /// <summary>Notes a request the refresh about to be requested answers.</summary>
+        public void NoteRequest(SeenRequest request) => Volatile.Write(ref _request, request);
+
+        /// <summary>Forgets <paramref name="request"/> if no refresh took it.</summary>
+        public void ForgetRequest(SeenRequest request) => Interlocked.CompareExchange(ref _request, null, request);
+
+        /// <summary>Forgets any request noted (a suspect stored value answers none).</summary>
+        public void ForgetRequest() => Volatile.Write(ref _request, null);
+
+        /// <summary>Takes the request noted, if any: one refresh answers it.</summary>
+        public SeenRequest? TakeRequest() => Interlocked.Exchange(ref _request, null);
     }
 }
