@@ -23,6 +23,12 @@ internal static class CoordinatorTestAccess
             set => Access(coordinator).Faults.BeforeReturningShared = value;
         }
 
+        public Func<Task>? BeforeRefreshingSuspects
+        {
+            get => Access(coordinator).Faults.BeforeRefreshingSuspects;
+            set => Access(coordinator).Faults.BeforeRefreshingSuspects = value;
+        }
+
         public void PauseRenewal() => Access(coordinator).Faults.RenewalPaused = true;
 
         public void ResumeRenewal() => Access(coordinator).Faults.RenewalPaused = false;

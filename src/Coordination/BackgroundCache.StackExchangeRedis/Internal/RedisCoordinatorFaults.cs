@@ -14,6 +14,9 @@ internal sealed class RedisCoordinatorFaults
 
     /// <summary>Gets or sets a callback that runs after a refresh read a newer shared value and before it returns it.</summary>
     public Func<Task>? BeforeReturningShared { get; set; }
+
+    /// <summary>Gets or sets a callback that runs after a poll read the suspect marks (as leader) and before it acts on them.</summary>
+    public Func<Task>? BeforeRefreshingSuspects { get; set; }
 }
 
 /// <summary>
