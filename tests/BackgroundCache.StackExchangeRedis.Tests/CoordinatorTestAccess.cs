@@ -29,6 +29,12 @@ internal static class CoordinatorTestAccess
             set => Access(coordinator).Faults.BeforeAnsweringRequest = value;
         }
 
+        public Func<Task>? BeforeRefreshingSuspects
+        {
+            get => Access(coordinator).Faults.BeforeRefreshingSuspects;
+            set => Access(coordinator).Faults.BeforeRefreshingSuspects = value;
+        }
+
         public void PauseRenewal() => Access(coordinator).Faults.RenewalPaused = true;
 
         public void ResumeRenewal() => Access(coordinator).Faults.RenewalPaused = false;

@@ -183,6 +183,93 @@ public sealed class FaultTests
     }
 
     [SkippableFact]
+    public async Task APollThatReadTheSuspectMarkBeforeTheLeadersAnswerLanded_DoesNotRefreshTheAnswerAgain()
+    {
+        // Found by FaultCampaignTests (CAMPAIGN_SEED=7884558, PauseLeaderMidFetch: 4 calls against 3): the late call's fenced
+        // write marked the stored value suspect and the leader refreshed once (its answer); a poll had read the mark before
+        // that answer landed and acted on it after, so the leader refreshed the answer again: one call more.
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        var holdA = false;
+        var aStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var aResume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await PlainNode.StartAsync(server.Configuration, prefix, time, async _ =>
+        {
+            if (Volatile.Read(ref holdA))
+            {
+                aStarted.TrySetResult();
+                await aResume.Task; // paused with the request on its way
+            }
+
+            return upstream.Issue();
+        });
+        var holdB = 0;
+        var answerStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answerRelease = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var b = await PlainNode.StartAsync(server.Configuration, prefix, time, async _ =>
+        {
+            if (Interlocked.Exchange(ref holdB, 0) == 1)
+            {
+                answerStarted.TrySetResult();
+                await answerRelease.Task; // the leader's answer to the mark, held before it is issued and stored
+            }
+
+            return upstream.Issue();
+        });
+        b.Served.Should().Be("t1");
+
+        Volatile.Write(ref holdA, true);
+        a.Coordinator.PauseRenewal();
+        var aRefresh = a.Cache.RefreshAsync();
+        await aStarted.Task.WaitAsync(Guard);
+        await LapseLeaseAsync(server, prefix);
+        (await b.Cache.RefreshAsync().WaitAsync(Guard)).Should().Be("t2"); // the new leader
+        var marked = b.Cache.Status.Version;
+
+        // The paused call issues t3; its write is fenced and marks t2 suspect; the 'f' notification makes B refresh (held).
+        Volatile.Write(ref holdB, 1);
+        aResume.SetResult();
+        await answerStarted.Task.WaitAsync(Guard);
+        (await aRefresh.WaitAsync(Guard)).Should().Be("t2", "the fenced refresh serves the stored value");
+        a.Coordinator.ResumeRenewal();
+
+        // B's poll reads the mark (still there: the answer is not stored yet) and stops before acting on it.
+        var pollRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pollRelease = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        b.Coordinator.BeforeRefreshingSuspects = async () =>
+        {
+            pollRead.TrySetResult();
+            await pollRelease.Task;
+        };
+        var poll = b.Coordinator.PollNowAsync();
+        await pollRead.Task.WaitAsync(Guard);
+        b.Coordinator.BeforeRefreshingSuspects = null;
+
+        // The answer lands (t4, the mark cleared) and B's refresh ends; only then does the poll act on what it read.
+        answerRelease.SetResult();
+        var refresher = b.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<string>>(PlainNode.Name);
+        await Eventually.TrueAsync(() => b.Served == "t4" && refresher.IsWaiting, () => Describe(a, b));
+        b.Cache.Status.Version.Should().BeGreaterThan(marked);
+        pollRelease.SetResult();
+        await poll.WaitAsync(Guard);
+
+        // Before: the poll asked for a refresh of t4 (t5, and t4 condemned).
+        await Eventually.TrueAsync(() => refresher.IsWaiting, () => Describe(a, b));
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                await a.Coordinator.PollNowAsync();
+                await b.Coordinator.PollNowAsync();
+                return a.Served == upstream.Latest && b.Served == upstream.Latest && a.Cache.Status.Version == b.Cache.Status.Version;
+            },
+            () => Describe(a, b));
+        upstream.Calls.Should().Be(4);
+        new[] { a, b }.Should().OnlyContain(n => n.Served == "t4");
+        time.Advance(ClassicUpstream.Overlap + TimeSpan.FromMinutes(1));
+        new[] { a, b }.Should().OnlyContain(n => upstream.IsValid(n.Served));
+    }
+
+    [SkippableFact]
     public async Task WriteSlowerThanTheClientTimeout_NoSecondUpstreamCall_AndEveryInstanceServesTheNewestToken()
     {
         await using var server = await RedisServer.StartAsync();

@@ -104,12 +104,13 @@ internal sealed partial class RedisCacheCoordinator<T>
 
         if (kind == 'f')
         {
-            // A fetch outside the fence may have replaced the stored value upstream: the leader refreshes it again.
+            // A fetch outside the fence may have replaced the stored value upstream: the leader refreshes it again, unless
+            // it already answered this mark (a poll read the mark first).
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             if ((_isLeader || await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false)) && values.GetOrAdd(key) is { } suspect)
             {
                 State(key).ForgetRequest(); // a suspect stored value answers no request
-                suspect.RequestRefresh();
+                RefreshSuspect(suspect, version);
             }
 
             return;

@@ -265,13 +265,43 @@ internal sealed partial class RedisCacheCoordinator<T>
             return;
         }
 
+        // The marks were read: the leader's answer to one of them (a refresh asked by the mark's notification) may land
+        // before they are acted on, and RefreshSuspect then leaves it (no second upstream call for one mark).
+        if (_faults.BeforeRefreshingSuspects is { } hook)
+        {
+            await hook().ConfigureAwait(false);
+        }
+
         foreach (var suspect in suspects)
         {
             if (values.GetOrAdd(suspect.Name.ToString()) is { } entry)
             {
                 State(entry.CoordinationKey).ForgetRequest(); // a suspect stored value answers no request
-                entry.RequestRefresh();
+                RefreshSuspect(entry, suspect.Value.TryParse(out long version) ? version : long.MaxValue);
             }
+        }
+    }
+
+    /// <summary>
+    /// Answers a suspect mark (the upstream may have replaced the stored <paramref name="suspectVersion"/>), from its
+    /// notification or from a poll: asks for a refresh while this instance serves that version or an older one. A newer
+    /// version served after this instance asked a refresh for the mark is its answer (the poll read the mark, or a second
+    /// notification named it, before the answer landed): asking again would call the upstream once more and condemn the
+    /// answer. A newer version this instance did not ask for (a write whose fetch may have begun before the mark) does not
+    /// answer it: the refresh is asked, as before.
+    /// </summary>
+    /// <remarks>Runs on the work loop only, so the marks this instance asked for need no lock beyond the read.</remarks>
+    private void RefreshSuspect(ICoordinatedEntry<T> entry, long suspectVersion)
+    {
+        var state = State(entry.CoordinationKey);
+        if ((entry.Current?.Version ?? 0) > suspectVersion && Interlocked.Read(ref state.SuspectAsked) >= suspectVersion)
+        {
+            return;
+        }
+
+        if (entry.RequestRefresh() && suspectVersion != long.MaxValue && Interlocked.Read(ref state.SuspectAsked) < suspectVersion)
+        {
+            Interlocked.Exchange(ref state.SuspectAsked, suspectVersion);
         }
     }
 }

@@ -377,6 +377,10 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private sealed class KeyState
     {
         public long Known;
+
+        /// <summary>The highest suspect version this instance asked a refresh for (a newer value served since answers it).</summary>
+        public long SuspectAsked;
+
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public volatile Unsynced? Unsynced;

@@ -17,6 +17,9 @@ internal sealed class RedisCoordinatorFaults
 
     /// <summary>Gets or sets a callback that runs after the leader read its entry for another instance's request and before it acts on it.</summary>
     public Func<Task>? BeforeAnsweringRequest { get; set; }
+
+    /// <summary>Gets or sets a callback that runs after a poll read the suspect marks (as leader) and before it acts on them.</summary>
+    public Func<Task>? BeforeRefreshingSuspects { get; set; }
 }
 
 /// <summary>
