@@ -23,6 +23,12 @@ internal static class CoordinatorTestAccess
             set => Access(coordinator).Faults.BeforeReturningShared = value;
         }
 
+        public Func<Task>? AfterStoringFetched
+        {
+            get => Access(coordinator).Faults.AfterStoringFetched;
+            set => Access(coordinator).Faults.AfterStoringFetched = value;
+        }
+
         public Func<Task>? BeforeAnsweringRequest
         {
             get => Access(coordinator).Faults.BeforeAnsweringRequest;

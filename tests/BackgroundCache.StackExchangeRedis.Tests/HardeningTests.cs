@@ -152,6 +152,36 @@ public sealed class HardeningTests(RedisFixture redis)
     }
 
     [SkippableFact]
+    public async Task LeaderThatAdoptsItsOwnAnswerToAReportFromItsNotification_StillArmsTheCooldown()
+    {
+        var (time, upstream, prefix) = Setup();
+        await using var a = await PlainNode.StartAsync(redis.Server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        await using var b = await PlainNode.StartAsync(redis.Server.Configuration, prefix, time, _ => Task.FromResult(upstream.Issue()));
+        a.Coordinator.IsLeader.Should().BeTrue("the first instance fetched t1");
+
+        // The leader's write of its answer (t2) notifies every instance, itself included. On a loaded machine that
+        // notification can be adopted before the leader's refresh returns t2 to its entry: forced here by a poll, run in
+        // order with the notifications, while the leader's refresh is held just after its write.
+        var servedBeforeReturn = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        a.Coordinator.AfterStoringFetched = async () =>
+        {
+            await a.Coordinator.PollNowAsync();
+            servedBeforeReturn.TrySetResult(a.Served);
+        };
+
+        (await b.Cache.InvalidateAsync("t1").WaitAsync(Guard)).Should().Be("t2");
+        (await servedBeforeReturn.Task.WaitAsync(Guard)).Should().Be("t2", "the leader adopted its own write before its refresh returned");
+        a.Coordinator.AfterStoringFetched = null;
+        var refresher = a.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<string>>(PlainNode.Name);
+        await Eventually.TrueAsync(() => refresher.IsWaiting); // the leader's refresh ended
+
+        // Before: the adopted t2 did not count as fetched for a report, and the leader answered the second report with t3.
+        (await b.Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t2", "the leader fetched t2 for a report moments ago: it stands");
+        (await a.Cache.InvalidateAsync("t2").WaitAsync(Guard)).Should().Be("t2");
+        upstream.Calls.Should().Be(2);
+    }
+
+    [SkippableFact]
     public async Task RequestReadWhileTheLeadersFirstFetchEnds_IsAnsweredByTheStoredValue_OneUpstreamCall()
     {
         var (time, upstream, prefix) = Setup();

@@ -77,6 +77,11 @@ internal sealed partial class RedisCacheCoordinator<T>
             state.Saw(version);
             state.Unsynced = null;
             Log.Stored(_logger, _name, entry.CoordinationKey, version);
+            if (_faults.AfterStoringFetched is { } hook)
+            {
+                await hook().ConfigureAwait(false);
+            }
+
             return new CoordinatedResult<T>(value, version, true);
         }
 

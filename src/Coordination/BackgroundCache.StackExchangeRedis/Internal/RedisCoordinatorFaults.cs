@@ -15,6 +15,9 @@ internal sealed class RedisCoordinatorFaults
     /// <summary>Gets or sets a callback that runs after a refresh read a newer shared value and before it returns it.</summary>
     public Func<Task>? BeforeReturningShared { get; set; }
 
+    /// <summary>Gets or sets a callback that runs after the leader stored a value it fetched and before the refresh returns it to its entry.</summary>
+    public Func<Task>? AfterStoringFetched { get; set; }
+
     /// <summary>Gets or sets a callback that runs after the leader read its entry for another instance's request and before it acts on it.</summary>
     public Func<Task>? BeforeAnsweringRequest { get; set; }
 

@@ -60,7 +60,15 @@ internal partial class CacheEntry<T>
         ClearFailuresLocked();
         if (version is { } same && _current is { } existing && existing.Version == same)
         {
-            return null; // The same shared version again (a notification and a refresh both delivered it).
+            // The same shared version again (a notification and a refresh both delivered it). A value this instance fetched
+            // for a report is still marked as its answer when the notification of its own write published it first (the
+            // leader's store notifies the leader too): else a further report would call the upstream within the cooldown.
+            if (answersReport && !existing.AnswersReport)
+            {
+                SetCurrentLocked(new CacheSnapshot<T>(existing.Value, existing.FetchedAt, existing.ExpiresAt, same) { AnswersReportInit = true });
+            }
+
+            return null;
         }
 
         var unchanged = version is null && _current is { } served && EqualityComparer<T>.Default.Equals(served.Value, value);
