@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using BackgroundCache.Internal.Engine;
@@ -270,6 +271,79 @@ public sealed class SetChurnTests
         {
             tokens[1].Should().Be(tokens[0], "a source whose pending fetch ended is reset and kept for the next attempt");
         }
+    }
+
+    [Fact]
+    public async Task Refresh_PendingFetch_RunsUnderTheRefreshActivity_WhichEndsWithTheOutcomeWhenTheFetchResumesTheAttempt()
+    {
+        // The attempt is not an async method any more (issue #21): the activity it starts must still be the parent of a
+        // fetch that goes pending, and end with the outcome when the fetch resumes the attempt on another thread.
+        var name = $"traced-{Guid.NewGuid():N}";
+        var stopped = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == BackgroundCacheDiagnostics.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem(BackgroundCacheDiagnostics.CacheNameTag), name))
+                {
+                    lock (stopped)
+                    {
+                        stopped.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var seenByFetch = new List<Activity?>();
+        var fetching = new[] { NewSignal(), NewSignal() };
+        var gates = new[] { new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var h = await SetHarness<string, Value>.StartAsync(
+            async (_, key, _) =>
+            {
+                int call;
+                lock (seenByFetch)
+                {
+                    seenByFetch.Add(Activity.Current);
+                    call = seenByFetch.Count - 1;
+                }
+
+                fetching[call].TrySetResult();
+                return await gates[call].Task ? throw new InvalidOperationException("refused") : new Value(key);
+            },
+            o =>
+            {
+                o.RefreshInterval = TimeSpan.FromMinutes(5);
+                o.RetryInitialDelay = TimeSpan.FromMinutes(1);
+            },
+            name: name);
+
+        var load = h.Set.GetAsync("k").AsTask();
+        await fetching[0].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gates[0].SetResult(false);
+        (await load.WaitAsync(TimeSpan.FromSeconds(30))).Key.Should().Be("k");
+        await h.QuiesceAsync();
+
+        h.Time.Advance(TimeSpan.FromMinutes(5)); // the scheduled refresh: pending, then fails
+        await fetching[1].Task.WaitAsync(TimeSpan.FromSeconds(30));
+        gates[1].SetResult(true);
+        await h.QuiesceAsync();
+
+        lock (seenByFetch)
+        {
+            seenByFetch.Should().HaveCount(2);
+            seenByFetch.Should().OnlyContain(a => a != null && a.OperationName == "BackgroundCache.Refresh", "the fetch runs under the refresh's activity");
+        }
+
+        lock (stopped)
+        {
+            stopped.Select(a => a.GetTagItem(BackgroundCacheDiagnostics.OutcomeTag)).Should().Equal("success", "failure");
+            stopped[1].Status.Should().Be(ActivityStatusCode.Error);
+            stopped.Should().Equal(seenByFetch.Select(a => a!), "each fetch's activity is the one that ended with its outcome");
+        }
+
+        static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     [Fact]

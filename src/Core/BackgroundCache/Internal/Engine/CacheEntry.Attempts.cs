@@ -66,6 +66,7 @@ internal partial class CacheEntry<T>
             }
             else
             {
+                var parent = Activity.Current;
                 activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
                 activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
                 started = engine.Time.GetTimestamp();
@@ -73,6 +74,13 @@ internal partial class CacheEntry<T>
                 if (fetch.Pending is not null)
                 {
                     cts.AwaitFetch(plan, fetch.Pending, fetch.Deadline, fetch.Linked, fetch.Scope, options, started, activity, fetch.Token);
+                    if (activity is not null)
+                    {
+                        // The fetch ran under the attempt's activity; this thread goes on without it (an async method
+                        // restored it on its first await; this one is not async). The attempt ends it when it resumes.
+                        Activity.Current = parent;
+                    }
+
                     return;
                 }
 
