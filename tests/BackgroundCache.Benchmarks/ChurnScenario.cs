@@ -87,6 +87,61 @@ public static class ChurnScenario
         var stopNet30 = Median(runs[30_000].Select(r => r.StopCpu - r.StopPause));
         Console.WriteLine($"Without the GC's pauses: start {Ms(startNet10)} -> {Ms(startNet30)} ({startNet30 / startNet10:F1}x), stop {Ms(stopNet10)} -> {Ms(stopNet30)} ({stopNet30 / stopNet10:F1}x).");
         Console.WriteLine();
+
+        // The floor: the same host with N keyed singleton hosted services that do nothing, registered the way a single
+        // cache is (a keyed singleton, and an IHostedService that resolves it by its key). What the host and the container
+        // cost per service, whatever the service does.
+        await FloorAsync(10_000);
+        await FloorAsync(30_000);
+        var floor = new Dictionary<int, List<(TimeSpan StartCpu, TimeSpan StopCpu)>> { [10_000] = [], [30_000] = [] };
+        for (var round = 1; round <= 3; round++)
+        {
+            foreach (var n in new[] { 10_000, 30_000 })
+            {
+                floor[n].Add(await FloorAsync(n));
+            }
+        }
+
+        var floorStart10 = Median(floor[10_000].Select(r => r.StartCpu));
+        var floorStart30 = Median(floor[30_000].Select(r => r.StartCpu));
+        var floorStop10 = Median(floor[10_000].Select(r => r.StopCpu));
+        var floorStop30 = Median(floor[30_000].Select(r => r.StopCpu));
+        Console.WriteLine($"Floor (N keyed singleton hosted services that do nothing, same host), medians of 3: start {Ms(floorStart10)} -> {Ms(floorStart30)} ({floorStart30 / floorStart10:F1}x), stop {Ms(floorStop10)} -> {Ms(floorStop30)} ({floorStop30 / floorStop10:F1}x).");
+        Console.WriteLine($"Single caches over the floor: start {start10 / floorStart10:F1}x at 10,000, {start30 / floorStart30:F1}x at 30,000.");
+        Console.WriteLine();
+    }
+
+    private static async Task<(TimeSpan StartCpu, TimeSpan StopCpu)> FloorAsync(int n)
+    {
+        ManagedBytes();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.SetMinimumLevel(LogLevel.Critical);
+        for (var i = 0; i < n; i++)
+        {
+            var name = $"cache-{i:D6}";
+            builder.Services.AddKeyedSingleton(name, (_, _) => new IdleService());
+            builder.Services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<IdleService>(name));
+        }
+
+        using var host = builder.Build();
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu0 = process.TotalProcessorTime;
+        await host.StartAsync();
+        process.Refresh();
+        var cpu1 = process.TotalProcessorTime;
+        await host.StopAsync();
+        process.Refresh();
+        var cpu2 = process.TotalProcessorTime;
+        return (cpu1 - cpu0, cpu2 - cpu1);
+    }
+
+    /// <summary>A hosted service that does nothing: the floor of N hosted services.</summary>
+    private sealed class IdleService : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>
