@@ -109,7 +109,6 @@ internal sealed partial class RedisCacheCoordinator<T>
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             if ((_isLeader || await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false)) && values.GetOrAdd(key) is { } suspect)
             {
-                State(key).ForgetRequest(); // a suspect stored value answers no request
                 RefreshSuspect(suspect, version);
             }
 
@@ -162,8 +161,7 @@ internal sealed partial class RedisCacheCoordinator<T>
             }
             else if (stored.Value.Version == current.Version)
             {
-                Count();
-                await db.PublishAsync(_channel, $"a|{current.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+                await AnnounceAsync(db, current.Version, key).ConfigureAwait(false);
             }
             else if (stored.Value.Version < current.Version)
             {
@@ -173,8 +171,7 @@ internal sealed partial class RedisCacheCoordinator<T>
             else
             {
                 Adopt(entry, stored);
-                Count();
-                await db.PublishAsync(_channel, $"a|{stored.Value.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+                await AnnounceAsync(db, stored.Value.Version, key).ConfigureAwait(false);
             }
 
             return;

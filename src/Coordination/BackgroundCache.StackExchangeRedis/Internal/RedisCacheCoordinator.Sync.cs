@@ -276,7 +276,6 @@ internal sealed partial class RedisCacheCoordinator<T>
         {
             if (values.GetOrAdd(suspect.Name.ToString()) is { } entry)
             {
-                State(entry.CoordinationKey).ForgetRequest(); // a suspect stored value answers no request
                 RefreshSuspect(entry, suspect.Value.TryParse(out long version) ? version : long.MaxValue);
             }
         }
@@ -294,6 +293,7 @@ internal sealed partial class RedisCacheCoordinator<T>
     private void RefreshSuspect(ICoordinatedEntry<T> entry, long suspectVersion)
     {
         var state = State(entry.CoordinationKey);
+        state.ForgetRequest(); // a suspect stored value answers no request
         if ((entry.Current?.Version ?? 0) > suspectVersion && Interlocked.Read(ref state.SuspectAsked) >= suspectVersion)
         {
             return;

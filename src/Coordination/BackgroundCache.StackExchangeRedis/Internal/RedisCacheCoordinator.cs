@@ -215,8 +215,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
                 // stored this one before the request was acted on (the baseline moved up to it): the request is answered
                 // by the stored value, announced as the leader answers a requester that is behind; no upstream call.
                 MarkUp();
-                Count();
-                await db.PublishAsync(_channel, $"a|{stored.Value.Version.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+                await AnnounceAsync(db, stored.Value.Version, key).ConfigureAwait(false);
                 Log.RequestAnsweredByStoredValue(_logger, _name, key, request.Version, stored.Value.Version);
                 return await TakeAsync(state, stored.Value).ConfigureAwait(false);
             }
@@ -340,6 +339,13 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     /// <summary>A write's random id, stored beside the write counter (a restored counter is told from the one seen).</summary>
     private static string NewWriteId() => Random.Shared.Next().ToString("x8", CultureInfo.InvariantCulture);
 #pragma warning restore CA5394
+
+    /// <summary>Announces that Redis holds <paramref name="version"/> of <paramref name="key"/> (<c>a|version|key</c>): a requester that is behind adopts it. Returns the number of subscribers that received it.</summary>
+    private Task<long> AnnounceAsync(IDatabase db, long version, string key)
+    {
+        Count();
+        return db.PublishAsync(_channel, $"a|{version.ToString(CultureInfo.InvariantCulture)}|{key}");
+    }
 
     /// <summary>How long a follower waits for the leader's answer, in <see cref="Stopwatch"/> ticks (real time).</summary>
     private long RequestWait() => (long)((Values.Options.FetchTimeout + _options.LeaseDuration + _options.LeaseDuration).TotalSeconds * Stopwatch.Frequency);
