@@ -49,6 +49,16 @@ internal partial class CacheEntry<T>
             plan.Slot = acquiring.Result;
         }
 
+        RunDirect(plan, cts);
+    }
+
+    /// <summary>
+    /// The direct call, its slot held: admitted or parked, then fetched; a call that completes at once is recorded here, a
+    /// pending one is awaited by <paramref name="cts"/>, which resumes the attempt in <see cref="ResumeAttempt"/>.
+    /// </summary>
+    private void RunDirect(AttemptPlan plan, AttemptSource cts)
+    {
+        var engine = _engine;
         var options = engine.Options;
         var started = 0L;
         Activity? activity = null;
@@ -57,7 +67,7 @@ internal partial class CacheEntry<T>
         var parked = false;
         try
         {
-            cts.Token.ThrowIfCancellationRequested(); // stopped before it started
+            cts.Token.ThrowIfCancellationRequested(); // stopped before it started, or while it waited for its slot
             if (!engine.TryAdmit(this))
             {
                 plan.TakeSlot()?.Dispose();
@@ -170,20 +180,12 @@ internal partial class CacheEntry<T>
     }
 
     /// <summary>
-    /// The attempt's other paths, <c>async</c>: waits out an abandoned fetch (then takes a slot again), or a slot still
-    /// being acquired, and calls the coordinator; direct calls are timed inline, as in <see cref="RunAttempt"/>.
+    /// The attempt's other paths, <c>async</c>: waits out an abandoned fetch (then takes a slot again) or a slot still being
+    /// acquired, then goes on as <see cref="RunDirect"/>; or calls the coordinator.
     /// </summary>
     private async Task RunAttemptAsync(AttemptPlan plan, AttemptSource cts, Task? prior, Task<IDisposable?>? acquiring)
     {
         var engine = _engine;
-        var options = engine.Options;
-        var started = 0L;
-        Activity? activity = null;
-        T value = default!;
-        long? version = null;
-        var fromUpstream = true;
-        Exception? error = null;
-        var parked = false;
         try
         {
             if (prior is { IsCompleted: false })
@@ -202,7 +204,29 @@ internal partial class CacheEntry<T>
             {
                 plan.Slot = await engine.AcquireFetchSlotAsync(cts.Token).ConfigureAwait(false); // an engine without a budget: null
             }
+        }
+        catch (Exception ex)
+        {
+            Conclude(plan, cts, engine.Options, 0, null, ex, default!, null, fromUpstream: true);
+            return;
+        }
 
+        if (engine.Coordinator is not { } coordinator)
+        {
+            RunDirect(plan, cts);
+            return;
+        }
+
+        var options = engine.Options;
+        var started = 0L;
+        Activity? activity = null;
+        T value = default!;
+        long? version = null;
+        var fromUpstream = true;
+        Exception? error = null;
+        var parked = false;
+        try
+        {
             cts.Token.ThrowIfCancellationRequested(); // stopped while it waited for its slot
             if (!engine.TryAdmit(this))
             {
@@ -215,37 +239,7 @@ internal partial class CacheEntry<T>
                 activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
                 activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
                 started = engine.Time.GetTimestamp();
-                if (engine.Coordinator is { } coordinator)
-                {
-                    (value, version, fromUpstream) = await CoordinatedFetchAsync(coordinator, plan, options, cts.Token).ConfigureAwait(false);
-                }
-                else
-                {
-                    var fetch = StartTimed(plan, options, cts.Token);
-                    if (fetch.Pending is null)
-                    {
-                        value = fetch.Value;
-                    }
-                    else
-                    {
-                        try
-                        {
-                            value = await fetch.Pending.WaitAsync(fetch.Token).ConfigureAwait(false);
-                        }
-                        catch (OperationCanceledException ex) when (fetch.Deadline.HasFired && !IsStopping())
-                        {
-                            throw TimedOut(ex, options);
-                        }
-                        finally
-                        {
-                            var disposing = EndTimed(fetch, plan, abandonTakesSlot: true);
-                            if (!disposing.IsCompletedSuccessfully)
-                            {
-                                await disposing.ConfigureAwait(false);
-                            }
-                        }
-                    }
-                }
+                (value, version, fromUpstream) = await CoordinatedFetchAsync(coordinator, plan, options, cts.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
