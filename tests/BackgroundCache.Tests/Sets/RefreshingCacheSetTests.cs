@@ -506,6 +506,39 @@ public sealed class RefreshingCacheSetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task FetchScope_CreatedOnlyWhenTheFetchAsksForAService_KeyedAndRequiredLookupsWork_UnusableAfterTheCall()
+    {
+        var providers = new ConcurrentDictionary<string, IServiceProvider>();
+        var things = new ConcurrentDictionary<string, ScopedThing>();
+        await using var h = await SetHarness<string, string>.StartAsync(
+            async (sp, key, _) =>
+            {
+                providers[key] = sp;
+                await Task.Yield();
+                if (key == "resolves")
+                {
+                    things[key] = sp.GetRequiredService<ScopedThing>();
+                    sp.GetRequiredService<ScopedThing>().Should().BeSameAs(things[key], "one scope per call");
+                    sp.GetRequiredKeyedService<ScopedThing>("keyed").Should().NotBeSameAs(things[key]);
+                    sp.GetService<IServiceScopeFactory>().Should().NotBeNull();
+                }
+
+                return key;
+            },
+            services: s => s.AddScoped<ScopedThing>().AddKeyedScoped<ScopedThing>("keyed"));
+
+        (await h.Set.GetAsync("resolves").AsTask().WaitAsync(Guard)).Should().Be("resolves");
+        (await h.Set.GetAsync("resolves nothing").AsTask().WaitAsync(Guard)).Should().Be("resolves nothing");
+        await h.QuiesceAsync();
+
+        ((BackgroundCache.Internal.Engine.LazyServiceScope)providers["resolves nothing"]).WasCreated.Should().BeFalse("a fetch that resolves nothing costs no container scope");
+        things["resolves"].Disposed.Should().BeTrue("the scope the fetch asked for is disposed when the call ends");
+        providers["resolves"].Invoking(sp => sp.GetService(typeof(ScopedThing))).Should().Throw<ObjectDisposedException>();
+        providers["resolves nothing"].Invoking(sp => sp.GetService(typeof(ScopedThing)))
+            .Should().Throw<ObjectDisposedException>("a provider kept past its call does not open a scope nobody disposes");
+    }
+
+    [Fact]
     public async Task AddTokenCacheSet_KeyedTokenSourceFromDi_ServesATokenPerKey()
     {
         var builder = CacheHarness<AccessToken>.CreateBuilder();

@@ -80,7 +80,7 @@ internal partial class CacheEntry<T>
                 activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
                 activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
                 started = engine.Time.GetTimestamp();
-                var fetch = StartTimed(plan, options, cts.Token);
+                var fetch = StartTimed(plan, options, started, cts.Token);
                 if (fetch.Pending is not null)
                 {
                     cts.AwaitFetch(plan, fetch.Pending, fetch.Deadline, fetch.Linked, fetch.Scope, options, started, activity, fetch.Token);

@@ -31,15 +31,16 @@ internal partial class CacheEntry<T>
     /// </summary>
     private ValueTask<T> Timed(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
     {
-        var fetch = StartTimed(plan, options, cancellationToken);
+        var fetch = StartTimed(plan, options, _engine.Time.GetTimestamp(), cancellationToken);
         return fetch.Pending is null ? new ValueTask<T>(fetch.Value) : AwaitTimedAsync(fetch, plan, options);
     }
 
     /// <summary>
     /// Starts the upstream call with its deadline. A call that completed at once is over (its deadline taken out); a pending
-    /// one is awaited by the caller with <see cref="TimedOut"/> and <see cref="EndTimed"/> around the wait.
+    /// one is awaited by the caller with <see cref="TimedOut"/> and <see cref="EndTimed"/> around the wait. The deadline runs from
+    /// <paramref name="started"/>, a timestamp of the engine's clock.
     /// </summary>
-    private TimedFetch StartTimed(AttemptPlan plan, RefreshingCacheOptions options, CancellationToken cancellationToken)
+    private TimedFetch StartTimed(AttemptPlan plan, RefreshingCacheOptions options, long started, CancellationToken cancellationToken)
     {
         var engine = _engine;
         var attempt = Volatile.Read(ref _attemptCts);
@@ -47,7 +48,7 @@ internal partial class CacheEntry<T>
         var token = linked?.Token ?? cancellationToken;
 
         // The deadline is scheduled before the fetch starts, so a test clock can end a hanging fetch.
-        var deadline = FetchDeadline.Start(engine.Scheduler, engine.Time, options.FetchTimeout, linked ?? attempt!, reusable: plan);
+        var deadline = FetchDeadline.Start(engine.Deadlines, started, options.FetchTimeout, linked ?? attempt!, reusable: plan);
         ValueTask<T> fetch;
         IServiceScope? scope = null;
         try

@@ -11,11 +11,13 @@ internal sealed partial class RefreshingCacheSet<TKey, T>
 {
     public override ValueTask<T> FetchAsync(CacheEntry<T> entry, CacheSnapshot<T>? rejected, CancellationToken cancellationToken, out IServiceScope? scope)
     {
-        // The scope goes to the attempt, which disposes it when the call has ended: no wrapper task per fetch (issue #21).
-        scope = _scopes.CreateScope();
+        // The scope goes to the attempt, which disposes it when the call has ended: no wrapper task per fetch; and it is
+        // created only if the fetch asks it for a service (issue #21).
+        var lazy = new LazyServiceScope(_scopes);
+        scope = lazy;
         try
         {
-            return _fetch(scope.ServiceProvider, ((KeyedEntry)entry).Key, cancellationToken);
+            return _fetch(lazy, ((KeyedEntry)entry).Key, cancellationToken);
         }
         catch (Exception ex)
         {
