@@ -143,14 +143,14 @@ public static class ChurnScenario
     /// <summary>
     /// CPU to load 10,000 keys, the set against its hand-written peer (IMemoryCache + one <c>Parallel.ForEachAsync</c>
     /// loop) at the same cap, with a fetch that only yields (so the figure is each one's own overhead, not the upstream's):
-    /// process CPU from host start until every key holds its value, after a warm-up to optimized code, nine rounds
+    /// process CPU from host start until every key holds its value, after a warm-up to optimized code, 21 rounds
     /// alternated, medians.
     /// </summary>
     public static async Task RunLoadCpuAsync()
     {
         const int n = 10_000;
         var keys = Keys(n);
-        Console.WriteLine($"## CPU to load {n:N0} keys (fetch: `await Task.Yield()`), after a warm-up to optimized code, medians of 9 alternated rounds");
+        Console.WriteLine($"## CPU to load {n:N0} keys (fetch: `await Task.Yield()`), after a warm-up to optimized code, medians of 21 alternated rounds");
         Console.WriteLine();
         Console.WriteLine("| cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall | set B/key | loop B/key | set pool items/key | loop pool items/key |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -176,7 +176,7 @@ public static class ChurnScenario
         {
             var set = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
             var loop = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
-            for (var round = 0; round < 9; round++)
+            for (var round = 0; round < 21; round++)
             {
                 set.Add(await SetLoadCpuAsync(keys, cap));
                 loop.Add(await LoopLoadCpuAsync(keys, cap));

@@ -76,9 +76,14 @@ internal partial class CacheEntry<T>
             }
             else
             {
-                var parent = Activity.Current;
-                activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
-                activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+                Activity? parent = null;
+                if (BackgroundCacheDiagnostics.ActivitySource.HasListeners()) // else no activity, and no async-local read
+                {
+                    parent = Activity.Current;
+                    activity = BackgroundCacheDiagnostics.ActivitySource.StartActivity("BackgroundCache.Refresh", ActivityKind.Internal);
+                    activity?.SetTag(BackgroundCacheDiagnostics.CacheNameTag, engine.Name);
+                }
+
                 started = engine.Time.GetTimestamp();
                 var fetch = StartTimed(plan, options, started, cts.Token);
                 if (fetch.Pending is not null)
@@ -270,8 +275,7 @@ internal partial class CacheEntry<T>
             {
                 try
                 {
-                    var duration = engine.Time.GetElapsedTime(started);
-                    OnSucceeded(plan, options, value, version, fromUpstream, duration, activity);
+                    OnSucceeded(plan, cts, options, value, version, fromUpstream, started, activity);
                     return;
                 }
                 catch (Exception ex)
@@ -322,17 +326,12 @@ internal partial class CacheEntry<T>
     {
         var engine = _engine;
         activity?.Dispose();
-        bool reusable;
-        lock (Gate)
+        if (plan.SourceReusable is not { } reusable)
         {
-            if (ReferenceEquals(_attemptCts, cts))
+            lock (Gate)
             {
-                _attemptCts = null;
+                reusable = LetGoOfSourceLocked(plan, cts);
             }
-
-            // From here Stop cannot reach the source; a deadline that fired, or a coordinator that holds its token,
-            // still might cancel it later: then it is not reused.
-            reusable = _state != EntryState.Stopped && !plan.HasFired && engine.Coordinator is null && !cts.IsCancellationRequested;
         }
 
         engine.ReturnAttemptSource(cts, reusable);
@@ -344,9 +343,25 @@ internal partial class CacheEntry<T>
         engine.AttemptFinished();
     }
 
-    private void OnSucceeded(AttemptPlan plan, RefreshingCacheOptions options, T value, long? version, bool fromUpstream, TimeSpan duration, Activity? activity)
+    /// <summary>
+    /// The entry lets go of the attempt's token source, and says whether it may be reused: from here Stop cannot reach it;
+    /// a deadline that fired, or a coordinator that holds its token, still might cancel it later, and then it is not.
+    /// </summary>
+    private bool LetGoOfSourceLocked(AttemptPlan plan, AttemptSource cts)
+    {
+        if (ReferenceEquals(_attemptCts, cts))
+        {
+            _attemptCts = null;
+        }
+
+        return _state != EntryState.Stopped && !plan.HasFired && _engine.Coordinator is null && !cts.IsCancellationRequested;
+    }
+
+    private void OnSucceeded(AttemptPlan plan, AttemptSource cts, RefreshingCacheOptions options, T value, long? version, bool fromUpstream, long started, Activity? activity)
     {
         var engine = _engine;
+        var logsSuccess = engine.Logger.IsEnabled(LogLevel.Debug);
+        var duration = engine.Metrics.RecordsAttempts || logsSuccess ? engine.Time.GetElapsedTime(started) : default; // a clock read only when recorded
         var now = engine.Time.GetUtcNow();
         var expiresAt = engine.GetExpiresAt(value);
         if (expiresAt is { } e && e <= now)
@@ -380,14 +395,19 @@ internal partial class CacheEntry<T>
                 ArmLocked();
             }
 
+            plan.SourceReusable = LetGoOfSourceLocked(plan, cts); // here, so the attempt's end takes no lock
             again = AnswerReportAfterAttemptLocked(now, options, ref inflight);
         }
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
         var outcome = fromUpstream ? "success" : "shared";
-        engine.RecordAttempt(outcome, duration);
+        if (engine.Metrics.RecordsAttempts)
+        {
+            engine.RecordAttempt(outcome, duration);
+        }
+
         activity?.SetTag(BackgroundCacheDiagnostics.OutcomeTag, outcome);
-        if (engine.Logger.IsEnabled(LogLevel.Debug))
+        if (logsSuccess)
         {
             Log.RefreshSucceeded(engine.Logger, DisplayName, servedVersion, duration.TotalMilliseconds, expiresAt); // a set's name is formatted per key: only when logged
         }
@@ -546,6 +566,12 @@ internal partial class CacheEntry<T>
         /// really ends). Only the attempt's own flow touches it, one step after the other.
         /// </summary>
         public IDisposable? Slot { get; set; }
+
+        /// <summary>
+        /// Gets or sets whether the attempt's token source may be reused, once the entry has let go of it: set by a
+        /// success, which lets go under the lock it takes anyway, so the attempt's end takes none; null until then.
+        /// </summary>
+        public bool? SourceReusable { get; set; }
 
         /// <summary>Takes the slot out of the plan: the caller now frees it.</summary>
         public IDisposable? TakeSlot()

@@ -68,6 +68,9 @@ internal sealed class CacheMetrics : IDisposable
 
     public void Unregister(IMetricsSource source) => _sources.TryRemove(source, out _);
 
+    /// <summary>Gets a value indicating whether anything listens to the attempt instruments (else a refresh skips its clock read).</summary>
+    public bool RecordsAttempts => _attempts.Enabled || _duration.Enabled;
+
     public void RecordAttempt(string cacheName, string valueType, string outcome, TimeSpan duration)
     {
         var name = new KeyValuePair<string, object?>(BackgroundCacheDiagnostics.CacheNameTag, cacheName);
