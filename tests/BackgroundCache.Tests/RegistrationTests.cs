@@ -138,6 +138,33 @@ public sealed class RegistrationTests
     }
 
     [Fact]
+    public async Task NamedSubclass_EveryWayIn_IsOneCachePerProvider_TwoProvidersFromOneCollectionNeverShareIt()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton(new Greeting("hello"));
+        services.AddRefreshingCache<string, GreetingRefresher>("greetings");
+        services.AddRefreshingCache<string>("other", (_, _) => ValueTask.FromResult("other"));
+
+        await using var first = services.BuildServiceProvider();
+        await using var second = services.BuildServiceProvider();
+
+        var cache = first.GetRequiredKeyedService<IRefreshingCache<string>>("greetings");
+        first.GetRequiredKeyedService<GreetingRefresher>("greetings").Should().BeSameAs(cache);
+        first.GetRequiredKeyedService<PeriodicCacheRefresher<string>>("greetings").Should().BeSameAs(cache);
+        first.GetServices<IHostedService>().Should().Contain((IHostedService)cache).And.HaveCount(2);
+        first.GetRequiredKeyedService<IRefreshingCache<string>>("other").Should().NotBeSameAs(cache);
+
+        var other = second.GetRequiredKeyedService<IRefreshingCache<string>>("greetings");
+        other.Should().NotBeSameAs(cache, "each provider owns its caches, as it owns its singletons");
+        second.GetServices<IHostedService>().Should().Contain((IHostedService)other).And.NotContain((IHostedService)cache);
+
+        await second.DisposeAsync();
+        ((GreetingRefresher)other).Disposed.Should().BeTrue("the container disposes the caches it handed out");
+        ((GreetingRefresher)cache).Disposed.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task Refresher_RegisteredDirectly_FailsWithAMessageThatSaysHowToRegisterIt()
     {
         var builder = CacheHarness<string>.CreateBuilder();
@@ -284,6 +311,14 @@ public sealed class RegistrationTests
     private sealed class GreetingRefresher(Greeting greeting) : PeriodicCacheRefresher<string>
     {
         private int _n;
+
+        public bool Disposed { get; private set; }
+
+        public override void Dispose()
+        {
+            Disposed = true;
+            base.Dispose();
+        }
 
         protected override ValueTask<string> FetchAsync(CancellationToken cancellationToken) => ValueTask.FromResult($"{greeting.Text} {++_n}");
     }

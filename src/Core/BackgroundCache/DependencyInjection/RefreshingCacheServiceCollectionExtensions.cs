@@ -129,13 +129,14 @@ public static class RefreshingCacheServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(name);
         var builder = services.AddCacheCore<T>(name, sp => ActivatorUtilities.CreateInstance<TRefresher>(sp), configure);
+        var registration = builder.Registration;
         if (name.Length == 0)
         {
-            services.AddSingleton(sp => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+            services.AddSingleton(sp => (TRefresher)Cache(sp, registration));
         }
         else
         {
-            services.AddKeyedSingleton(name, (sp, key) => (TRefresher)sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
+            services.AddKeyedSingleton(name, (sp, _) => (TRefresher)Cache(sp, registration));
         }
 
         return builder;
@@ -156,18 +157,25 @@ public static class RefreshingCacheServiceCollectionExtensions
         registry.Claim("refreshing cache", typeof(T), name, typeof(T).Name);
         CacheServiceRegistry.Configure(services, name, configure);
 
-        var registration = new CacheRegistration<T>(name, createRefresher);
+        var registration = new CacheRegistration<T>(name, registry.NextSingleCacheIndex(), createRefresher);
         services.AddKeyedSingleton(name, registration);
-        services.AddKeyedSingleton(name, (sp, _) => CreateRefresher(sp, registration));
-        services.AddKeyedSingleton<IRefreshingCache<T>>(name, (sp, key) => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(key));
+
+        // Every way to the cache goes through the provider's table of single caches, not through another keyed lookup:
+        // the hosted services of N caches start without N keyed lookups, which grow worse than linearly (issue #21).
+        services.AddKeyedSingleton(name, (sp, _) => Cache(sp, registration));
+        services.AddKeyedSingleton<IRefreshingCache<T>>(name, (sp, _) => Cache(sp, registration));
         if (name.Length == 0)
         {
-            services.AddSingleton<IRefreshingCache<T>>(sp => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+            services.AddSingleton<IRefreshingCache<T>>(sp => Cache(sp, registration));
         }
 
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<PeriodicCacheRefresher<T>>(name));
+        services.AddSingleton<IHostedService>(sp => Cache(sp, registration));
         return new RefreshingCacheBuilder<T>(services, registration);
     }
+
+    /// <summary>The cache of <paramref name="registration"/> in the provider <paramref name="services"/>, created once.</summary>
+    internal static PeriodicCacheRefresher<T> Cache<T>(IServiceProvider services, CacheRegistration<T> registration) =>
+        services.GetRequiredService<SingleCaches>().GetOrCreate(registration, services, CreateRefresher);
 
     private static PeriodicCacheRefresher<T> CreateRefresher<T>(IServiceProvider services, CacheRegistration<T> registration)
     {

@@ -5,9 +5,12 @@ namespace BackgroundCache.Internal;
 /// <summary>
 /// Everything registered for one (type, name) cache; the builder's extensions add to it.
 /// </summary>
-internal sealed class CacheRegistration<T>(string name, Func<IServiceProvider, PeriodicCacheRefresher<T>> createRefresher)
+internal sealed class CacheRegistration<T>(string name, int index, Func<IServiceProvider, PeriodicCacheRefresher<T>> createRefresher)
 {
     public string Name { get; } = name;
+
+    /// <summary>Gets the registration's place among its collection's single caches (<see cref="SingleCaches"/>).</summary>
+    public int Index { get; } = index;
 
     public Func<IServiceProvider, PeriodicCacheRefresher<T>> CreateRefresher { get; } = createRefresher;
 

@@ -18,6 +18,10 @@ internal sealed class CacheServiceRegistry
 {
     private static readonly ConditionalWeakTable<IServiceCollection, CacheServiceRegistry> Registries = new();
     private readonly HashSet<(string Kind, Type Type, string Name)> _registered = [];
+    private int _singleCaches;
+
+    /// <summary>Gets the number of single caches registered so far.</summary>
+    public int SingleCacheCount => Volatile.Read(ref _singleCaches);
 
     /// <summary>Gets the registry of <paramref name="services"/>, adding the shared services the first time.</summary>
     public static CacheServiceRegistry For(IServiceCollection services)
@@ -34,6 +38,7 @@ internal sealed class CacheServiceRegistry
             services.AddOptions();
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton(sp => new CacheMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+            services.TryAddSingleton(_ => new SingleCaches(registry.SingleCacheCount));
             // RefreshingCacheOptions are validated by the caches themselves (at start, and at each reload, keeping the last
             // valid options), not through IValidateOptions: OptionsMonitor would throw inside the configuration reload
             // callback (on a file watcher's thread in a real app) when an operator saves an invalid value.
@@ -62,6 +67,9 @@ internal sealed class CacheServiceRegistry
             }
         }
     }
+
+    /// <summary>Gives a new single cache its place in <see cref="SingleCaches"/>.</summary>
+    public int NextSingleCacheIndex() => Interlocked.Increment(ref _singleCaches) - 1;
 
     /// <summary>Adds a configure action for named options without the O(n) <c>AddOptions</c> scan.</summary>
     public static void Configure<TOptions>(IServiceCollection services, string name, Action<TOptions>? configure)
