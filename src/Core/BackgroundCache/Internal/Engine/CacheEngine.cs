@@ -29,9 +29,9 @@ internal abstract class CacheEngine<T> : IDisposable
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly IDisposable? _optionsChanges;
+    private readonly OptionsChanges _optionsChanges;
     private RefreshingCacheOptions? _options;
-    private volatile bool _optionsChanged = true;
+    private int _optionsReadAt = -1; // the change count when the options were last read; -1: never
     private string? _rejectedOptions;
     private readonly Lock _quietGate = new();
     private TaskCompletionSource? _quiet;
@@ -60,15 +60,8 @@ internal abstract class CacheEngine<T> : IDisposable
         Scheduler = new RefreshScheduler(time, ex => Log.SchedulerCallbackFailed(logger, ex, name));
         Deadlines = new FetchDeadlines(Scheduler, time);
 
-        // The options are read once per change, not per attempt (issue #21: a named lookup in the monitor's cache several
-        // times per refresh); the monitor clears its cache before it calls back, so the next read takes the new ones.
-        _optionsChanges = options.OnChange((_, changed) =>
-        {
-            if (string.Equals(changed ?? Microsoft.Extensions.Options.Options.DefaultName, name, StringComparison.Ordinal))
-            {
-                _optionsChanged = true;
-            }
-        });
+        // The options are read once per change the monitor signals, not per attempt (issue #21).
+        _optionsChanges = OptionsChanges.Of(options);
     }
 
     public string Name { get; }
@@ -105,18 +98,19 @@ internal abstract class CacheEngine<T> : IDisposable
     /// <summary>
     /// Gets the current valid options. A reload that fails validation is logged once and ignored: the last valid options
     /// stay in force (an operator's typo in a reloadable appsettings.json never stops the refreshes or the host), and the
-    /// next valid reload is taken. Read from the monitor again only after it signalled a change for this name.
+    /// next valid reload is taken. Read from the monitor again only after it signalled a change.
     /// </summary>
     public RefreshingCacheOptions Options
     {
         get
         {
-            if (!_optionsChanged && _options is { } known)
+            var changes = _optionsChanges.Count;
+            if (changes == Volatile.Read(ref _optionsReadAt) && _options is { } known)
             {
                 return known;
             }
 
-            _optionsChanged = false; // before the read: a change signalled during it is read next time
+            Volatile.Write(ref _optionsReadAt, changes); // taken before the read: a change signalled during it is read next time
             RefreshingCacheOptions current;
             try
             {
@@ -371,7 +365,6 @@ internal abstract class CacheEngine<T> : IDisposable
         {
             // The stop source is not disposed: an attempt queued just before may still link to its token (it holds no timer).
             BeginStop();
-            _optionsChanges?.Dispose();
         }
     }
 }
