@@ -158,7 +158,6 @@ public static class RefreshingCacheServiceCollectionExtensions
         CacheServiceRegistry.Configure(services, name, configure);
 
         var registration = new CacheRegistration<T>(name, registry.NextSingleCacheIndex(), createRefresher);
-        services.AddKeyedSingleton(name, registration);
 
         // Every way to the cache goes through the provider's table of single caches, not through another keyed lookup:
         // the hosted services of N caches start without N keyed lookups, which grow worse than linearly (issue #21).
