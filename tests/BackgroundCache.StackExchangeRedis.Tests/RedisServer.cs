@@ -40,11 +40,25 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(bool persistent = false, IEnumerable<string>? arguments = null)
     {
         Skip.If(Binary is null, NotInstalled);
-        var directory = persistent ? Directory.CreateTempSubdirectory("bc-redis-").FullName : null;
-        var server = new RedisServer(FreePort(), directory);
-        server.Arguments.AddRange(arguments ?? []);
-        await server.StartAgainAsync();
-        return server;
+        var extra = arguments?.ToList() ?? [];
+        var cluster = extra.Contains("--cluster-enabled");
+        for (var attempt = 1; ; attempt++)
+        {
+            var directory = persistent ? Directory.CreateTempSubdirectory("bc-redis-").FullName : null;
+            var server = new RedisServer(FreePort(withClusterBus: cluster), directory);
+            server.Arguments.AddRange(extra);
+            try
+            {
+                await server.StartAgainAsync();
+                return server;
+            }
+            catch (ServerExitedException) when (attempt < 5)
+            {
+                // The port was taken between choosing it and the server binding it (another test's connection, or a
+                // cluster node's bus port, port + 10000): another port.
+                await server.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>Saves the data set now (<c>SAVE</c>) and returns a copy of the RDB file.</summary>
@@ -92,7 +106,15 @@ public sealed class RedisServer : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
-        _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start: is it installed (apt-get install redis-server)?");
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _process = new Process { StartInfo = start };
+        _process.OutputDataReceived += (_, e) => Keep(output, e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(output, e.Data);
+        if (!_process.Start())
+        {
+            throw new InvalidOperationException("redis-server did not start: is it installed (apt-get install redis-server)?");
+        }
+
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -108,6 +130,12 @@ public sealed class RedisServer : IAsyncDisposable
             }
             catch (RedisConnectionException) when (!cts.IsCancellationRequested)
             {
+                if (_process.HasExited)
+                {
+                    await _process.WaitForExitAsync(); // its output read to the end
+                    throw new ServerExitedException($"redis-server on port {Port} exited with code {_process.ExitCode}: {string.Join(" | ", output)}");
+                }
+
                 await Task.Yield();
             }
         }
@@ -159,12 +187,53 @@ public sealed class RedisServer : IAsyncDisposable
         await kill.WaitForExitAsync();
     }
 
-    internal static int FreePort()
+    /// <summary>A free loopback port; for a cluster node, one whose bus port (port + 10000) is free too.</summary>
+    internal static int FreePort(bool withClusterBus = false)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            if (!withClusterBus)
+            {
+                return port;
+            }
+
+            if (port + 10000 > IPEndPoint.MaxPort)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var bus = new TcpListener(IPAddress.Loopback, port + 10000);
+                bus.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // The bus port is in use: another port.
+            }
+        }
     }
+
+    private static void Keep(System.Collections.Concurrent.ConcurrentQueue<string> output, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        output.Enqueue(line);
+        while (output.Count > 20 && output.TryDequeue(out _))
+        {
+            // Only the last lines: why it exited.
+        }
+    }
+
+    /// <summary>The server process ended before it answered (its port taken, a bad argument); the message has its last output.</summary>
+    private sealed class ServerExitedException(string message) : Exception(message);
 }
 
 /// <summary>One redis-server for the whole test assembly (each test uses its own key prefix); none when it is not installed.</summary>

@@ -28,7 +28,7 @@ internal abstract class CacheEngine<T> : IDisposable
     private static readonly string ValueTypeName = TypeNames.Of(typeof(T));
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _drained; // created at stop (a running engine holds none: one per single cache)
     private readonly OptionsChanges _optionsChanges;
     private RefreshingCacheOptions? _options;
     private int _optionsReadAt = -1; // the change count when the options were last read; -1: never
@@ -301,7 +301,7 @@ internal abstract class CacheEngine<T> : IDisposable
 
         if (IsStopped)
         {
-            _drained.TrySetResult();
+            Drained.TrySetResult();
         }
 
         lock (_quietGate)
@@ -344,12 +344,17 @@ internal abstract class CacheEngine<T> : IDisposable
         Scheduler.Dispose();
         if (Volatile.Read(ref _activeAttempts) == 0)
         {
-            _drained.TrySetResult();
+            Drained.TrySetResult();
         }
     }
 
     /// <summary>Waits until every attempt has ended (they end promptly once cancelled; a fetch that ignores it is abandoned).</summary>
-    public Task WaitDrainedAsync(CancellationToken cancellationToken) => _drained.Task.WaitAsync(cancellationToken);
+    public Task WaitDrainedAsync(CancellationToken cancellationToken) => Drained.Task.WaitAsync(cancellationToken);
+
+    private TaskCompletionSource Drained =>
+        Volatile.Read(ref _drained)
+        ?? Interlocked.CompareExchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
+        ?? _drained!;
 
     public void NotifyIdle(CacheEntry<T> entry) => OnIdle?.Invoke(entry);
 

@@ -120,9 +120,11 @@ internal sealed class DueTimeHeap
         }
 
         _nodes[last] = default;
-        if (Count == 0 || (_nodes.Length > 64 && Count < _nodes.Length / 4))
+        if (_nodes.Length > 64 && Count < _nodes.Length / 4)
         {
-            // Give the array back as the heap shrinks (a set whose keys were removed).
+            // Give the array back as the heap shrinks (a set whose keys were removed). A small one is kept: a single
+            // cache's heap empties and fills again at every refresh (its wake goes while it fetches), and freeing it
+            // then allocated a new one each time.
             Array.Resize(ref _nodes, Count == 0 ? 0 : _nodes.Length / 2);
         }
     }

@@ -92,18 +92,20 @@ internal class FetchDeadline
 /// </remarks>
 internal sealed class FetchDeadlines(RefreshScheduler scheduler, TimeProvider time) : DueTimeHeapItem, ISchedulable
 {
-    private readonly Lock _gate = new();
     private FetchDeadline? _head;
     private FetchDeadline? _tail;
     private readonly long _frequency = time.TimestampFrequency;
     private long _wakeTimestamp = long.MaxValue; // where the scheduler's item is, on the timestamp clock; MaxValue: not scheduled
+
+    // The list locks on itself (it is never exposed): no lock object per engine, and each single cache has its own engine.
+    private object Gate => this;
 
     /// <summary>Gets the number of pending deadlines (test hook; walks the list).</summary>
     public int Count
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 var count = 0;
                 for (var d = _head; d is not null; d = d.Next)
@@ -121,7 +123,7 @@ internal sealed class FetchDeadlines(RefreshScheduler scheduler, TimeProvider ti
     {
         var due = startedTimestamp + ToTimestampUnits(timeout);
 
-        lock (_gate)
+        lock (Gate)
         {
             deadline.DueTimestamp = due;
             deadline.IsListed = true;
@@ -163,7 +165,7 @@ internal sealed class FetchDeadlines(RefreshScheduler scheduler, TimeProvider ti
     /// <summary>Takes <paramref name="deadline"/> out (a call that ended first); the scheduler's item goes when the list empties.</summary>
     public void Remove(FetchDeadline deadline)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (!deadline.IsListed)
             {
@@ -183,7 +185,7 @@ internal sealed class FetchDeadlines(RefreshScheduler scheduler, TimeProvider ti
     public void OnDue(DateTimeOffset now, long dueTicks)
     {
         FetchDeadline? due = null;
-        lock (_gate)
+        lock (Gate)
         {
             var timestamp = time.GetTimestamp();
             _wakeTimestamp = long.MaxValue;
