@@ -209,7 +209,8 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
             return existing;
         }
 
-        var created = new KeyedEntry(this, key, Time.GetUtcNow());
+        var now = Time.GetUtcNow(); // one clock read for the key's creation and its start
+        var created = new KeyedEntry(this, key, now);
         if (IsStopped)
         {
             created.Stop(); // a set that has stopped holds no new keys: reads of this one throw CacheValueUnavailableException
@@ -219,7 +220,7 @@ internal sealed partial class RefreshingCacheSet<TKey, T> : CacheEngine<T>, IRef
         var entry = _entries.GetOrAdd(key, created);
         if (ReferenceEquals(entry, created) && _isStarted)
         {
-            entry.Start(Time.GetUtcNow());
+            entry.Start(now);
         }
 
         entry.MarkRead();
