@@ -177,23 +177,40 @@ public static class ChurnScenario
 
         foreach (var cap in new[] { 16, 100 })
         {
-            var set = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
-            var loop = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
-            for (var round = 0; round < 21; round++)
-            {
-                set.Add(await SetLoadCpuAsync(keys, cap));
-                loop.Add(await LoopLoadCpuAsync(keys, cap));
-            }
-
-            var setCpu = Median(set.Select(r => r.Cpu));
-            var loopCpu = Median(loop.Select(r => r.Cpu));
-            Console.WriteLine($"| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} | " +
-                $"{Median(set.Select(r => r.Bytes)) / n:N0} | {Median(loop.Select(r => r.Bytes)) / n:N0} | {Median(set.Select(r => r.WorkItems)) / (double)n:F2} | {Median(loop.Select(r => r.WorkItems)) / (double)n:F2} |");
+            await LoadCpuRowAsync(keys, cap, YieldingFetch, 21);
         }
 
         Console.WriteLine();
         Console.WriteLine($"First load in the process (cap 16, before any warm-up: the library's code still being jitted): set {Ms(cold.Cpu)}, loop {Ms(coldLoop.Cpu)} of CPU.");
         Console.WriteLine();
+
+        // The same behind an upstream that takes 1 ms (a timer per call, as a socket read costs a wait): what a fetch of
+        // any real upstream adds per key dwarfs the set's own bookkeeping. Cap 100 only (cap 16 would take 0.7 s a round).
+        Console.WriteLine($"## The same, fetch `await Task.Delay(1 ms)`, medians of 11 alternated rounds");
+        Console.WriteLine();
+        Console.WriteLine("| cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall | set B/key | loop B/key | set pool items/key | loop pool items/key |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        await SetLoadCpuAsync(keys, 100, DelayedFetch);
+        await LoopLoadCpuAsync(keys, 100, DelayedFetch);
+        await LoadCpuRowAsync(keys, 100, DelayedFetch, 11);
+        Console.WriteLine();
+    }
+
+    private static async Task LoadCpuRowAsync(string[] keys, int cap, Func<string, ValueTask<Payload>> fetch, int rounds)
+    {
+        var n = keys.Length;
+        var set = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
+        var loop = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
+        for (var round = 0; round < rounds; round++)
+        {
+            set.Add(await SetLoadCpuAsync(keys, cap, fetch));
+            loop.Add(await LoopLoadCpuAsync(keys, cap, fetch));
+        }
+
+        var setCpu = Median(set.Select(r => r.Cpu));
+        var loopCpu = Median(loop.Select(r => r.Cpu));
+        Console.WriteLine($"| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} | " +
+            $"{Median(set.Select(r => r.Bytes)) / n:N0} | {Median(loop.Select(r => r.Bytes)) / n:N0} | {Median(set.Select(r => r.WorkItems)) / (double)n:F2} | {Median(loop.Select(r => r.WorkItems)) / (double)n:F2} |");
     }
 
     /// <summary>Only the set's load, <c>LOAD_ROUNDS</c> times (30 unless set; for a profiler).</summary>
@@ -204,6 +221,17 @@ public static class ChurnScenario
         for (var round = 0; round < rounds; round++)
         {
             await SetLoadCpuAsync(keys, 16);
+        }
+    }
+
+    /// <summary>Only the loop peer's load, <c>LOAD_ROUNDS</c> times (30 unless set; for a profiler).</summary>
+    public static async Task RunLoopLoadOnlyAsync()
+    {
+        var keys = Keys(10_000);
+        var rounds = int.TryParse(Environment.GetEnvironmentVariable("LOAD_ROUNDS"), out var r) ? r : 30;
+        for (var round = 0; round < rounds; round++)
+        {
+            await LoopLoadCpuAsync(keys, 16);
         }
     }
 
@@ -225,10 +253,17 @@ public static class ChurnScenario
         return Shared;
     }
 
-    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> SetLoadCpuAsync(string[] keys, int cap)
+    private static async ValueTask<Payload> DelayedFetch(string key)
+    {
+        await Task.Delay(1);
+        return Shared;
+    }
+
+    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> SetLoadCpuAsync(string[] keys, int cap, Func<string, ValueTask<Payload>>? fetch = null)
     {
         ManagedBytes();
-        using var host = NewSetHost(null, (_, key, _) => YieldingFetch(key), cap);
+        fetch ??= YieldingFetch;
+        using var host = NewSetHost(null, (_, key, _) => fetch(key), cap);
         var set = Engine(host);
         var bytes0 = GC.GetTotalAllocatedBytes(precise: true);
         var items0 = ThreadPool.CompletedWorkItemCount;
@@ -244,14 +279,15 @@ public static class ChurnScenario
         return (cpu, wall, bytes, items);
     }
 
-    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> LoopLoadCpuAsync(string[] keys, int cap)
+    private static async Task<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)> LoopLoadCpuAsync(string[] keys, int cap, Func<string, ValueTask<Payload>>? fetch = null)
     {
+        fetch ??= YieldingFetch;
         ManagedBytes();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.SetMinimumLevel(LogLevel.Critical);
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton(sp => new MemoryCacheRefreshLoop(
-            sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), (key, _) => YieldingFetch(key), keys, cap, TimeSpan.FromHours(1), TimeProvider.System));
+            sp.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>(), (key, _) => fetch(key), keys, cap, TimeSpan.FromHours(1), TimeProvider.System));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MemoryCacheRefreshLoop>());
         using var host = builder.Build();
         var loop = host.Services.GetRequiredService<MemoryCacheRefreshLoop>();

@@ -36,6 +36,11 @@ public static class Scenarios
             await ChurnScenario.RunSetLoadOnlyAsync();
         }
 
+        if (only is "load-cpu-loop-only")
+        {
+            await ChurnScenario.RunLoopLoadOnlyAsync();
+        }
+
         if (only is "load-cpu")
         {
             await ChurnScenario.RunLoadCpuAsync();
