@@ -32,10 +32,12 @@ internal static class RefreshPolicy
         var delay = Nominal(options, expiresAt, now, renewal);
         if (options.Jitter > TimeSpan.Zero)
         {
+            // Tick arithmetic: TimeSpan * double checks for NaN and overflow and rounds, once per refresh of every key.
             var window = options.Jitter;
-            if (spread && delay * SpreadFraction > window)
+            var spreadTicks = (long)(delay.Ticks * SpreadFraction);
+            if (spread && spreadTicks > window.Ticks)
             {
-                window = delay * SpreadFraction;
+                window = TimeSpan.FromTicks(spreadTicks);
             }
 
             if (window > delay / 2)
@@ -50,7 +52,7 @@ internal static class RefreshPolicy
             }
 
 #pragma warning disable CA5394 // Jitter needs no cryptographic randomness.
-            delay -= window * Random.Shared.NextDouble();
+            delay -= TimeSpan.FromTicks((long)(window.Ticks * Random.Shared.NextDouble()));
 #pragma warning restore CA5394
         }
 
