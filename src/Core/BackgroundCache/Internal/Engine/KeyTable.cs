@@ -51,14 +51,16 @@ internal sealed class KeyTable<TKey, TValue>
     {
         lock (_writeGate)
         {
-            var held = _map.GetOrAdd(key, created);
-            if (ReferenceEquals(held, created))
+            // Every add holds the write lock, so a key TryAdd finds is there for good until this lock is let go: one walk
+            // of the bucket for a new key, where GetOrAdd looks the key up before it adds it.
+            if (!_map.TryAdd(key, created))
             {
-                _count++;
-                _peak = Math.Max(_peak, _count);
+                return _map[key];
             }
 
-            return held;
+            _count++;
+            _peak = Math.Max(_peak, _count);
+            return created;
         }
     }
 
