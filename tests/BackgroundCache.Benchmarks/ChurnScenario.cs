@@ -221,9 +221,22 @@ public static class ChurnScenario
         await LoopLoadCpuAsync(keys, 100, DelayedFetch);
         await LoadCpuRowAsync(keys, 100, DelayedFetch, 11);
         Console.WriteLine();
+
+        // The same at other scales (a harness repeats these from 1,000 to 1,000,000 keys): whether the ratio holds as the
+        // set's dictionary, scheduler heap and budget queue grow.
+        Console.WriteLine("## The same at 1,000 and 100,000 keys (fetch: `await Task.Yield()`)");
+        Console.WriteLine();
+        Console.WriteLine("| keys | cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall | set B/key | loop B/key | set pool items/key | loop pool items/key |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        await LoadCpuRowAsync(Keys(1_000), 16, YieldingFetch, 21, withKeys: true);
+        var large = Keys(100_000);
+        await SetLoadCpuAsync(large, 100);
+        await LoopLoadCpuAsync(large, 100);
+        await LoadCpuRowAsync(large, 100, YieldingFetch, 7, withKeys: true);
+        Console.WriteLine();
     }
 
-    private static async Task LoadCpuRowAsync(string[] keys, int cap, Func<string, ValueTask<Payload>> fetch, int rounds)
+    private static async Task LoadCpuRowAsync(string[] keys, int cap, Func<string, ValueTask<Payload>> fetch, int rounds, bool withKeys = false)
     {
         var n = keys.Length;
         var set = new List<(TimeSpan Cpu, TimeSpan Wall, long Bytes, long WorkItems)>();
@@ -236,7 +249,7 @@ public static class ChurnScenario
 
         var setCpu = Median(set.Select(r => r.Cpu));
         var loopCpu = Median(loop.Select(r => r.Cpu));
-        Console.WriteLine($"| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} | " +
+        Console.WriteLine($"{(withKeys ? $"| {n:N0} " : string.Empty)}| {cap} | {Ms(setCpu)} | {Ms(loopCpu)} | {setCpu / loopCpu:F2}× | {Ms(Median(set.Select(r => r.Wall)))} | {Ms(Median(loop.Select(r => r.Wall)))} | " +
             $"{Median(set.Select(r => r.Bytes)) / n:N0} | {Median(loop.Select(r => r.Bytes)) / n:N0} | {Median(set.Select(r => r.WorkItems)) / (double)n:F2} | {Median(loop.Select(r => r.WorkItems)) / (double)n:F2} |");
     }
 
