@@ -213,7 +213,7 @@ public static class ChurnScenario
 
         // The same behind an upstream that takes 1 ms (a timer per call, as a socket read costs a wait): what a fetch of
         // any real upstream adds per key dwarfs the set's own bookkeeping. Cap 100 only (cap 16 would take 0.7 s a round).
-        Console.WriteLine($"## The same, fetch `await Task.Delay(1 ms)`, medians of 11 alternated rounds");
+        Console.WriteLine("## The same, fetch `await Task.Delay(1 ms)`, medians of 11 alternated rounds");
         Console.WriteLine();
         Console.WriteLine("| cap | set CPU | loop CPU | set ÷ loop | set wall | loop wall | set B/key | loop B/key | set pool items/key | loop pool items/key |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -254,24 +254,18 @@ public static class ChurnScenario
     }
 
     /// <summary>Only the set's load, <c>LOAD_ROUNDS</c> times (30 unless set; for a profiler).</summary>
-    public static async Task RunSetLoadOnlyAsync()
-    {
-        var keys = Keys(10_000);
-        var rounds = int.TryParse(Environment.GetEnvironmentVariable("LOAD_ROUNDS"), out var r) ? r : 30;
-        for (var round = 0; round < rounds; round++)
-        {
-            await SetLoadCpuAsync(keys, 16);
-        }
-    }
+    public static Task RunSetLoadOnlyAsync() => RunOneSideAsync(keys => SetLoadCpuAsync(keys, 16));
 
     /// <summary>Only the loop peer's load, <c>LOAD_ROUNDS</c> times (30 unless set; for a profiler).</summary>
-    public static async Task RunLoopLoadOnlyAsync()
+    public static Task RunLoopLoadOnlyAsync() => RunOneSideAsync(keys => LoopLoadCpuAsync(keys, 16));
+
+    private static async Task RunOneSideAsync(Func<string[], Task> load)
     {
         var keys = Keys(10_000);
         var rounds = int.TryParse(Environment.GetEnvironmentVariable("LOAD_ROUNDS"), out var r) ? r : 30;
         for (var round = 0; round < rounds; round++)
         {
-            await LoopLoadCpuAsync(keys, 16);
+            await load(keys);
         }
     }
 
