@@ -115,8 +115,18 @@ internal static class TokenHubEndpoints
         }
 
         // Only a report of the token currently served can make the hub call WeChat, so only such a report costs a permit.
-        var served = cache.TryGetValue(out var current) && current.Value == request.AccessToken;
-        if (served && services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) is var (retryAfter, appLimit))
+        var served = Serves(cache, request.AccessToken);
+        var refused = served ? services.GetRequiredService<InvalidationLimiter>().TryAcquire(client, name, request.AccessToken) : null;
+        if (refused is not null && !Serves(cache, request.AccessToken))
+        {
+            // The refresh another report of this token caused ended between the check above and the limiter: it let go of
+            // the permits its reports shared and replaced the token. This report is a stale one now, answered with the new
+            // token at no cost, as it would have been a moment later (not with a 429).
+            served = false;
+            refused = null;
+        }
+
+        if (refused is var (retryAfter, appLimit))
         {
             metrics.Invalidation(client, name, "limited");
             var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
@@ -406,6 +416,9 @@ internal static class TokenHubEndpoints
     private static string Name(HttpContext context) => context.Request.RouteValues["name"] as string ?? string.Empty;
 
     private static ILogger Logger(IServiceProvider services) => services.GetRequiredService<ILoggerFactory>().CreateLogger("BackgroundCache.TokenHub");
+
+    /// <summary>Whether <paramref name="cache"/> serves <paramref name="token"/> now (a report of it can cause a refresh).</summary>
+    private static bool Serves(IRefreshingCache<AccessToken> cache, string token) => cache.TryGetValue(out var current) && current.Value == token;
 
     private static bool? Emulated(HttpContext context, string name)
     {
