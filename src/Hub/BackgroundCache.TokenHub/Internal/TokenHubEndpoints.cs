@@ -154,7 +154,14 @@ internal static class TokenHubEndpoints
                 }
                 finally
                 {
-                    services.GetRequiredService<InvalidationLimiter>().Release(client, name, request.AccessToken);
+                    // The permits this report's refresh took stay shared by later reports of the same token while the token
+                    // is replaced (a report that read it as served just before the new one was published must not be
+                    // charged again); they are let go only when the hub still serves it (a stable token confirmed, or a
+                    // failed refresh), so that a new report of it costs permits again.
+                    if (Serves(cache, request.AccessToken))
+                    {
+                        services.GetRequiredService<InvalidationLimiter>().Release(client, name, request.AccessToken);
+                    }
                 }
             }
             else
