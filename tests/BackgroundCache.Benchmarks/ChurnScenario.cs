@@ -16,7 +16,8 @@ namespace BackgroundCache.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <c>scenarios churn</c> runs everything at 10,000 keys; <c>scenarios churn --keys 1000000</c> only the removal figure at
-/// that size; <c>scenarios singles</c> only the start/stop CPU of 10,000 and 30,000 single caches.
+/// that size; <c>scenarios singles</c> only the start/stop CPU of 10,000 and 30,000 single caches (in one process, then
+/// each host in a fresh process).
 /// </remarks>
 public static class ChurnScenario
 {
@@ -63,7 +64,7 @@ public static class ChurnScenario
         Console.WriteLine("Start CPU: from `StartAsync` until every cache has fetched its first value (the first fetches run on the pool");
         Console.WriteLine("after `StartAsync` returns); in brackets, the share spent before `StartAsync` returned.");
         Console.WriteLine();
-        Console.WriteLine("| caches | round | build | start CPU | stop CPU | start wall | stop wall | GC pauses in start / stop (gen0/1/2 counts) |");
+        Console.WriteLine("| caches | round | build | start CPU | stop CPU | start wall | stop wall | GC in start / stop: pauses + background thread (gen0/1/2 counts) |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---|");
 
         // Warm-up, not printed: JIT tiering and the thread pool's ramp-up otherwise land in the first large run's stop
@@ -92,7 +93,7 @@ public static class ChurnScenario
         var startNet30 = Median(runs[30_000].Select(r => r.StartCpu - r.StartPause));
         var stopNet10 = Median(runs[10_000].Select(r => r.StopCpu - r.StopPause));
         var stopNet30 = Median(runs[30_000].Select(r => r.StopCpu - r.StopPause));
-        Console.WriteLine($"Without the GC's pauses: start {Ms(startNet10)} -> {Ms(startNet30)} ({startNet30 / startNet10:F1}x), stop {Ms(stopNet10)} -> {Ms(stopNet30)} ({stopNet30 / stopNet10:F1}x).");
+        Console.WriteLine($"Without the GC (pauses and background thread): start {Ms(startNet10)} -> {Ms(startNet30)} ({startNet30 / startNet10:F1}x), stop {Ms(stopNet10)} -> {Ms(stopNet30)} ({stopNet30 / stopNet10:F1}x).");
         Console.WriteLine();
 
         // The floors: the same host with N hosted services that do nothing, registered (1) as a single cache was until
@@ -122,6 +123,72 @@ public static class ChurnScenario
         }
 
         Console.WriteLine();
+        await FreshProcessesAsync();
+    }
+
+    /// <summary>
+    /// The child of <see cref="FreshProcessesAsync"/>: in a new process, 1,000 caches started and stopped (the code JIT-compiled),
+    /// then <paramref name="n"/> caches once; prints one line the parent reads.
+    /// </summary>
+    public static async Task RunSinglesChildAsync(int n)
+    {
+        await SinglesAsync(1_000);
+        var (_, startCpu, stopCpu, _, _, _, startPause, stopPause, _) = await SinglesAsync(n);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"SINGLES {startCpu.Ticks} {stopCpu.Ticks} {startPause.Ticks} {stopPause.Ticks}"));
+    }
+
+    /// <summary>
+    /// The same measurement as an application sees it: each host in a process of its own. In one process, a 10,000-cache
+    /// round that follows a 30,000-cache one runs with the collector's budgets sized by the larger heap (fewer, cheaper
+    /// collections), which flatters the small figure and so the ratio's denominator.
+    /// </summary>
+    private static async Task FreshProcessesAsync()
+    {
+        Console.WriteLine($"### Each host in a fresh process ({SinglesRounds} alternated processes per size; each warms up on 1,000 caches, then starts N once)");
+        Console.WriteLine();
+        Console.WriteLine("| caches | process | start CPU | stop CPU | GC in start / stop (pauses + background thread) |");
+        Console.WriteLine("|---:|---:|---:|---:|---|");
+        var runs = new Dictionary<int, List<(TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartPause)>> { [10_000] = [], [30_000] = [] };
+        for (var round = 1; round <= SinglesRounds; round++)
+        {
+            foreach (var n in new[] { 10_000, 30_000 })
+            {
+                var (startCpu, stopCpu, startPause, stopPause) = await RunChildAsync(n);
+                runs[n].Add((startCpu, stopCpu, startPause));
+                Console.WriteLine($"| {n:N0} | {round} | {Ms(startCpu)} | {Ms(stopCpu)} | {Ms(startPause)} / {Ms(stopPause)} |");
+            }
+        }
+
+        var start10 = Median(runs[10_000].Select(r => r.StartCpu));
+        var start30 = Median(runs[30_000].Select(r => r.StartCpu));
+        var stop10 = Median(runs[10_000].Select(r => r.StopCpu));
+        var stop30 = Median(runs[30_000].Select(r => r.StopCpu));
+        var net10 = Median(runs[10_000].Select(r => r.StartCpu - r.StartPause));
+        var net30 = Median(runs[30_000].Select(r => r.StartCpu - r.StartPause));
+        Console.WriteLine();
+        Console.WriteLine($"Medians, fresh processes: start {Ms(start10)} -> {Ms(start30)} ({start30 / start10:F1}x for 3x the caches; without the GC {Ms(net10)} -> {Ms(net30)}, {net30 / net10:F1}x), stop {Ms(stop10)} -> {Ms(stop30)} ({stop30 / stop10:F1}x).");
+        Console.WriteLine();
+    }
+
+    private static async Task<(TimeSpan StartCpu, TimeSpan StopCpu, TimeSpan StartPause, TimeSpan StopPause)> RunChildAsync(int n)
+    {
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("No process path to start a child from.");
+        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (string.Equals(Path.GetFileNameWithoutExtension(self), "dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            start.ArgumentList.Add(typeof(ChurnScenario).Assembly.Location); // `dotnet <dll>`, not the app host
+        }
+
+        start.ArgumentList.Add("scenarios");
+        start.ArgumentList.Add("singles-child");
+        start.ArgumentList.Add(n.ToString(CultureInfo.InvariantCulture));
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("The child process did not start.");
+        var output = await child.StandardOutput.ReadToEndAsync();
+        await child.WaitForExitAsync();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("SINGLES ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"The child process (exit code {child.ExitCode}) printed no result: {output}");
+        var ticks = line.Split(' ')[1..].Select(t => TimeSpan.FromTicks(long.Parse(t, CultureInfo.InvariantCulture))).ToArray();
+        return (ticks[0], ticks[1], ticks[2], ticks[3]);
     }
 
     private static async Task<(TimeSpan StartCpu, TimeSpan StopCpu)> FloorAsync(int n, bool keyed)
@@ -597,15 +664,21 @@ public static class ChurnScenario
         var stopWall = clock.Elapsed;
         var cpu2 = ProcessCpu.Now();
         var gc2 = GcState.Now();
-        return (build, cpu1 - cpu0, cpu2 - cpu1, startWall, stopWall, $"{gc1.Since(gc0)} / {gc2.Since(gc1)}", gc1.Paused - gc0.Paused, gc2.Paused - gc1.Paused, returned - cpu0);
+        return (build, cpu1 - cpu0, cpu2 - cpu1, startWall, stopWall, $"{gc1.Since(gc0)} / {gc2.Since(gc1)}", gc1.Cpu - gc0.Cpu, gc2.Cpu - gc1.Cpu, returned - cpu0);
     }
 
     /// <summary>GC counts and total pause time, to tell the collector's share of a phase's CPU from the code's.</summary>
-    private readonly record struct GcState(int Gen0, int Gen1, int Gen2, TimeSpan Paused)
+    /// <remarks>
+    /// The GC's CPU is its pauses plus its background thread: a background (gen2) collection marks while the program runs,
+    /// so its CPU is in the process's figure but not in the pauses.
+    /// </remarks>
+    private readonly record struct GcState(int Gen0, int Gen1, int Gen2, TimeSpan Paused, TimeSpan Background)
     {
-        public static GcState Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        public TimeSpan Cpu => Paused + Background;
+
+        public static GcState Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), ProcessCpu.BackgroundGc());
 
         public string Since(GcState before) =>
-            $"{Ms(Paused - before.Paused)} ({Gen0 - before.Gen0}/{Gen1 - before.Gen1}/{Gen2 - before.Gen2})";
+            $"{Ms(Paused - before.Paused)} + {Ms(Background - before.Background)} ({Gen0 - before.Gen0}/{Gen1 - before.Gen1}/{Gen2 - before.Gen2})";
     }
 }

@@ -31,6 +31,11 @@ public static class Scenarios
             await ChurnScenario.RunSinglesAsync();
         }
 
+        if (only is "singles-child")
+        {
+            await ChurnScenario.RunSinglesChildAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         if (only is "load-cpu-set-only")
         {
             await ChurnScenario.RunSetLoadOnlyAsync();

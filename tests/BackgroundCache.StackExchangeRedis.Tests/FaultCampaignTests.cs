@@ -1,7 +1,10 @@
 using BackgroundCache.StackExchangeRedis.Internal;
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -13,7 +16,8 @@ namespace BackgroundCache.StackExchangeRedis.Tests;
 /// (each upstream call replaces the previous token, which dies 5 minutes later). After every step the instances must
 /// converge (one token everywhere, within a poll, with the lease lapse made explicit), serve the newest token the upstream
 /// issued (so nothing dies after the overlap), and the upstream calls stay within the step's bound. Reproduce a failure
-/// with <c>CAMPAIGN_SEED=&lt;seed&gt;</c>.
+/// with <c>CAMPAIGN_SEED=&lt;seed&gt;</c>; run one kind of step only with <c>CAMPAIGN_ONLY=&lt;step&gt;</c> (e.g.
+/// <c>PauseLeaderMidFetch</c>).
 /// </summary>
 [Collection(RedisTests.Name)]
 public sealed class FaultCampaignTests(ITestOutputHelper output)
@@ -21,6 +25,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(45);
     private const int MaxSchedules = 8;
     private const int StepsPerSchedule = 10;
+    private static readonly Step? Only = Enum.TryParse<Step>(Environment.GetEnvironmentVariable("CAMPAIGN_ONLY"), out var only) ? only : null;
 
     private enum Step
     {
@@ -71,13 +76,14 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
         var upstream = new ClassicUpstream(time);
         var prefix = $"campaign:{seed}:";
+        var trace = new CampaignTrace();
         var nodes = new List<CampaignNode>();
         try
         {
             var count = random.Next(3, 6);
             for (var i = 0; i < count; i++)
             {
-                nodes.Add(await CampaignNode.StartAsync(server, prefix, time, upstream));
+                nodes.Add(await CampaignNode.StartAsync(server, prefix, time, upstream, trace));
             }
 
             log.AppendLine(CultureInfo.InvariantCulture, $"seed {seed}: {count} instances");
@@ -85,12 +91,19 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
             for (var s = 0; s < StepsPerSchedule; s++)
             {
                 var step = (Step)random.Next(Enum.GetValues<Step>().Length);
+                if (Only is { } only)
+                {
+                    step = only; // CAMPAIGN_ONLY: one kind of step, to look at it closely
+                }
+
                 var callsBefore = upstream.Calls;
-                var bound = await ApplyAsync(step, random, server, admin, prefix, time, upstream, nodes, log);
+                trace.Clear();
+                trace.Add(0, $"step {s}: {step}; instances {string.Join(", ", nodes.Select(n => $"node{n.Id}{(n.Node.Coordinator.IsLeader ? " (leader)" : string.Empty)}"))}");
+                var bound = await ApplyAsync(step, random, server, admin, prefix, time, upstream, nodes, trace, log);
                 await ConvergeAsync(nodes, upstream, log);
                 var calls = upstream.Calls - callsBefore;
                 log.AppendLine(CultureInfo.InvariantCulture, $"  step {s}: {step} → {calls} upstream call(s) (bound {bound}), serving {nodes[0].Served}");
-                calls.Should().BeLessThanOrEqualTo(bound, $"step {step} must stay within its bound\n{log}");
+                calls.Should().BeLessThanOrEqualTo(bound, $"step {step} must stay within its bound\n{log}\nthe step, as the instances logged it:\n{trace}");
             }
 
             return StepsPerSchedule;
@@ -104,7 +117,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> ApplyAsync(Step step, Random random, RedisServer server, ConnectionMultiplexer admin, string prefix, FakeTimeProvider time, ClassicUpstream upstream, List<CampaignNode> nodes, StringBuilder log)
+    private static async Task<int> ApplyAsync(Step step, Random random, RedisServer server, ConnectionMultiplexer admin, string prefix, FakeTimeProvider time, ClassicUpstream upstream, List<CampaignNode> nodes, CampaignTrace trace, StringBuilder log)
     {
         switch (step)
         {
@@ -123,11 +136,12 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
                     return 0;
                 }
 
+                trace.Add(0, $"node{leader.Id} crashes");
                 await leader.Node.Coordinator.SimulateCrashAsync();
                 nodes.Remove(leader);
                 await leader.DisposeAsync();
                 await admin.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":lease"); // the dead leader's lease lapses
-                nodes.Add(await CampaignNode.StartAsync(server, prefix, time, upstream));
+                nodes.Add(await CampaignNode.StartAsync(server, prefix, time, upstream, trace));
                 return 1;
             }
 
@@ -148,13 +162,17 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
                     await resume.Task;
                 };
                 leader.Node.Coordinator.PauseRenewal();
+                trace.Add(0, $"refresh on node{leader.Id} (leader), its upstream call held");
                 var paused = leader.Node.Cache.RefreshAsync();
                 await reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
                 await admin.GetDatabase().KeyDeleteAsync(RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":lease");
+                trace.Add(0, $"lease deleted; forced refresh on node{other.Id}");
                 await other.Node.Cache.RefreshAsync().WaitAsync(TimeSpan.FromSeconds(30));
                 leader.BeforeIssue = null;
+                trace.Add(0, $"node{leader.Id}'s call resumes");
                 resume.SetResult();
                 await CompleteAsync(paused);
+                trace.Add(0, $"node{leader.Id}'s refresh ended; renewal resumes");
                 leader.Node.Coordinator.ResumeRenewal();
                 return 3;
             }
@@ -229,7 +247,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
                     && served.Count == 1 && served[0] == upstream.Latest && upstream.IsValid(served[0])
                     && nodes.Select(n => n.Node.Cache.Status.Version).Distinct().Count() == 1; // one value, one version
             },
-            () => $"{string.Join("; ", nodes.Select((n, i) => $"node{i}: served={n.Served} version={n.Node.Cache.Status.Version} leader={n.Node.Coordinator.IsLeader} redis={n.Node.Coordinator.RedisError?.GetType().Name} state={n.Node.Cache.Status.State} error={n.Node.Cache.Status.LastError?.Message}"))} latest={upstream.Latest}\n{log}");
+            () => $"{string.Join("; ", nodes.Select(n => $"node{n.Id}: served={n.Served} version={n.Node.Cache.Status.Version} leader={n.Node.Coordinator.IsLeader} redis={n.Node.Coordinator.RedisError?.GetType().Name} state={n.Node.Cache.Status.State} error={n.Node.Cache.Status.LastError?.Message}"))} latest={upstream.Latest}\n{log}");
     }
 
     private static async Task AdvanceAsync(List<CampaignNode> nodes, FakeTimeProvider time, TimeSpan step)
@@ -244,12 +262,52 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         time.Advance(target - time.GetUtcNow());
     }
 
+    /// <summary>What every instance of a schedule did during the current step (debug logs and upstream calls), in order.</summary>
+    private sealed class CampaignTrace
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private int _nodes;
+
+        public int NextNodeId() => Interlocked.Increment(ref _nodes);
+
+        /// <summary>Adds a line for instance <paramref name="node"/> (0: the campaign itself).</summary>
+        public void Add(int node, string line) => _lines.Enqueue(string.Create(CultureInfo.InvariantCulture, $"    {_clock.Elapsed.TotalMilliseconds,9:F1} ms {(node == 0 ? "campaign" : $"node{node}")}: {line}"));
+
+        public void Clear() => _lines.Clear();
+
+        public override string ToString() => string.Join('\n', _lines);
+    }
+
+    /// <summary>Writes an instance's logs to the campaign's trace.</summary>
+    private sealed class TraceLoggerProvider(CampaignTrace trace, int node) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new TraceLogger(trace, node);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class TraceLogger(CampaignTrace trace, int node) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+                => trace.Add(node, $"[{logLevel}] {formatter(state, exception)}{(exception is null ? string.Empty : $" ({exception.GetType().Name}: {exception.Message})")}");
+        }
+    }
+
     /// <summary>A plain node whose upstream call can be held or slowed by the campaign.</summary>
     private sealed class CampaignNode : IAsyncDisposable
     {
         private CampaignNode()
         {
         }
+
+        public int Id { get; private set; }
 
         public PlainNode Node { get; private set; } = null!;
 
@@ -259,18 +317,30 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
 
         public bool IsIdle => Node.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<string>>(PlainNode.Name).IsWaiting;
 
-        public static async Task<CampaignNode> StartAsync(RedisServer server, string prefix, FakeTimeProvider time, ClassicUpstream upstream)
+        public static async Task<CampaignNode> StartAsync(RedisServer server, string prefix, FakeTimeProvider time, ClassicUpstream upstream, CampaignTrace trace)
         {
-            var node = new CampaignNode();
-            node.Node = await PlainNode.StartAsync(server.Configuration + ",asyncTimeout=500,syncTimeout=500", prefix, time, async _ =>
-            {
-                if (node.BeforeIssue is { } hook)
+            var node = new CampaignNode { Id = trace.NextNodeId() };
+            node.Node = await PlainNode.StartAsync(
+                server.Configuration + ",asyncTimeout=500,syncTimeout=500",
+                prefix,
+                time,
+                async _ =>
                 {
-                    await hook();
-                }
+                    trace.Add(node.Id, "fetch starts");
+                    if (node.BeforeIssue is { } hook)
+                    {
+                        await hook();
+                    }
 
-                return upstream.Issue();
-            });
+                    var token = upstream.Issue();
+                    trace.Add(node.Id, $"upstream call → {token}");
+                    return token;
+                },
+                configure: builder =>
+                {
+                    builder.Logging.SetMinimumLevel(LogLevel.Debug);
+                    builder.Logging.AddProvider(new TraceLoggerProvider(trace, node.Id));
+                });
             return node;
         }
 

@@ -73,10 +73,11 @@ internal sealed class PlainNode : IAsyncDisposable
 
     public string? Served => Cache.TryGetValue(out var value) ? value : null;
 
-    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch, Action<RedisCoordinationOptions>? redis = null, Action<IHost>? beforeStart = null, bool waitForValue = true)
+    public static async Task<PlainNode> StartAsync(string configuration, string prefix, FakeTimeProvider time, Func<CancellationToken, Task<string>> fetch, Action<RedisCoordinationOptions>? redis = null, Action<IHost>? beforeStart = null, bool waitForValue = true, Action<HostApplicationBuilder>? configure = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddSingleton<TimeProvider>(time);
+        configure?.Invoke(builder);
         builder.Services.AddRefreshingCache<string>(Name, async (_, ct) => await fetch(ct), o =>
             {
                 o.RefreshInterval = TimeSpan.FromHours(1);
