@@ -39,7 +39,7 @@ public static class RefreshingCacheBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(key);
-        builder.Registration.Observers.Add(sp =>
+        builder.Registration.AddObserver(sp =>
         {
             var cache = sp.GetService<IMemoryCache>() ?? throw new InvalidOperationException(
                 $"WithMemoryCache(\"{key}\") on cache '{builder.Name}' needs an IMemoryCache: call services.AddMemoryCache().");

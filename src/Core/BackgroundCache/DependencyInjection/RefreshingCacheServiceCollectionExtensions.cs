@@ -55,7 +55,8 @@ public static class RefreshingCacheServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(fetch);
         return services.AddCacheCore<T>(
             name,
-            sp => new DelegateCacheRefresher<T>(sp.GetRequiredService<IServiceScopeFactory>(), fetch),
+            static (sp, state) => new DelegateCacheRefresher<T>(sp.GetRequiredService<IServiceScopeFactory>(), (Func<IServiceProvider, CancellationToken, ValueTask<T>>)state!),
+            fetch,
             configure);
     }
 
@@ -128,7 +129,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(name);
-        var builder = services.AddCacheCore<T>(name, sp => ActivatorUtilities.CreateInstance<TRefresher>(sp), configure);
+        var builder = services.AddCacheCore<T>(name, static (sp, _) => ActivatorUtilities.CreateInstance<TRefresher>(sp), state: null, configure);
         var registration = builder.Registration;
         if (name.Length == 0)
         {
@@ -150,25 +151,27 @@ public static class RefreshingCacheServiceCollectionExtensions
     internal static RefreshingCacheBuilder<T> AddCacheCore<T>(
         this IServiceCollection services,
         string name,
-        Func<IServiceProvider, PeriodicCacheRefresher<T>> createRefresher,
+        Func<IServiceProvider, object?, PeriodicCacheRefresher<T>> createRefresher,
+        object? state,
         Action<RefreshingCacheOptions>? configure)
     {
         var registry = CacheServiceRegistry.For(services);
         registry.Claim("refreshing cache", typeof(T), name, typeof(T).Name);
         CacheServiceRegistry.Configure(services, name, configure);
 
-        var registration = new CacheRegistration<T>(name, registry.NextSingleCacheIndex(), createRefresher);
+        var registration = new CacheRegistration<T>(name, registry.NextSingleCacheIndex(), createRefresher, state);
 
         // Every way to the cache goes through the provider's table of single caches, not through another keyed lookup:
-        // the hosted services of N caches start without N keyed lookups, which grow worse than linearly (issue #21).
-        services.AddKeyedSingleton(name, (sp, _) => Cache(sp, registration));
-        services.AddKeyedSingleton<IRefreshingCache<T>>(name, (sp, _) => Cache(sp, registration));
+        // the hosted services of N caches start without N keyed lookups, which grow worse than linearly (issue #21). The
+        // factories are the registration's own methods: no closure per cache.
+        services.AddKeyedSingleton<PeriodicCacheRefresher<T>>(name, registration.ResolveKeyed);
+        services.AddKeyedSingleton<IRefreshingCache<T>>(name, registration.ResolveKeyed);
         if (name.Length == 0)
         {
-            services.AddSingleton<IRefreshingCache<T>>(sp => Cache(sp, registration));
+            services.AddSingleton<IRefreshingCache<T>>(registration.Resolve);
         }
 
-        services.AddSingleton<IHostedService>(sp => Cache(sp, registration));
+        services.AddSingleton<IHostedService>(registration.Resolve);
         return new RefreshingCacheBuilder<T>(services, registration);
     }
 
@@ -180,7 +183,7 @@ public static class RefreshingCacheServiceCollectionExtensions
     {
         var refresher = registration.CreateRefresher(services);
         var loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
-        var observers = registration.Observers.Select(create => create(services)).ToArray();
+        var observers = registration.Observers is { } creates ? creates.Select(create => create(services)).ToArray() : [];
         refresher.Initialize(new PeriodicCacheRefresher<T>.CacheRuntime(
             registration.Name,
             services.GetRequiredService<IOptionsMonitor<RefreshingCacheOptions>>(),

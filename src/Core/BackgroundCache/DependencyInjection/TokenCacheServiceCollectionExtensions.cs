@@ -53,6 +53,10 @@ public static class TokenCacheServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(createSource);
-        return services.AddCacheCore<AccessToken>(name, sp => new TokenSourceRefresher(createSource(sp)), configure);
+        return services.AddCacheCore<AccessToken>(
+            name,
+            static (sp, state) => new TokenSourceRefresher(((Func<IServiceProvider, ITokenSource>)state!)(sp)),
+            createSource,
+            configure);
     }
 }

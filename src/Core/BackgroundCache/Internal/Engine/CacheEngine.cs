@@ -57,7 +57,7 @@ internal abstract class CacheEngine<T> : IDisposable
         Metrics = metrics;
         ExpirySelector = expirySelector;
         Observers = observers;
-        Scheduler = new RefreshScheduler(time, ex => Log.SchedulerCallbackFailed(logger, ex, name));
+        Scheduler = new RefreshScheduler(time, OnSchedulerCallbackFailed); // a method, not a closure (bytes per single cache)
         Deadlines = new FetchDeadlines(Scheduler, time);
 
         // The options are read once per change the monitor signals, not per attempt (issue #21).
@@ -356,7 +356,9 @@ internal abstract class CacheEngine<T> : IDisposable
         ?? Interlocked.CompareExchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
         ?? _drained!;
 
-    public void NotifyIdle(CacheEntry<T> entry) => OnIdle?.Invoke(entry);
+    public virtual void NotifyIdle(CacheEntry<T> entry) => OnIdle?.Invoke(entry);
+
+    private void OnSchedulerCallbackFailed(Exception exception) => Log.SchedulerCallbackFailed(Logger, exception, Name);
 
     public void Dispose()
     {
