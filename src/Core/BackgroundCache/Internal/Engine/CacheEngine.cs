@@ -38,7 +38,8 @@ internal abstract class CacheEngine<T> : IDisposable
     private int _activeAttempts;
     private int _stopped;
 #if NET
-    private AttemptSource?[]? _spareSources;
+    private AttemptSource? _spareSource; // the first spare in a field: a single cache keeps one and needs no array
+    private AttemptSource?[]? _spareSources; // the others (a set's budget runs several attempts at once)
 #endif
 
     protected CacheEngine(
@@ -247,6 +248,11 @@ internal abstract class CacheEngine<T> : IDisposable
     public AttemptSource RentAttemptSource()
     {
 #if NET
+        if (Interlocked.Exchange(ref _spareSource, null) is { } first)
+        {
+            return first;
+        }
+
         if (Volatile.Read(ref _spareSources) is { } spares)
         {
             for (var i = 0; i < spares.Length; i++)
@@ -273,18 +279,26 @@ internal abstract class CacheEngine<T> : IDisposable
 #if NET
         if (reusable && !IsStopped && source.TryPrepareForReuse())
         {
-            var spares = Volatile.Read(ref _spareSources);
-            if (spares is null)
+            if (Interlocked.CompareExchange(ref _spareSource, source, null) is null)
             {
-                var created = new AttemptSource?[SpareTokenSources];
+                return;
+            }
+
+            var spares = Volatile.Read(ref _spareSources);
+            if (spares is null && SpareTokenSources > 1)
+            {
+                var created = new AttemptSource?[SpareTokenSources - 1];
                 spares = Interlocked.CompareExchange(ref _spareSources, created, null) ?? created;
             }
 
-            for (var i = 0; i < spares.Length; i++)
+            if (spares is not null)
             {
-                if (Interlocked.CompareExchange(ref spares[i], source, null) is null)
+                for (var i = 0; i < spares.Length; i++)
                 {
-                    return;
+                    if (Interlocked.CompareExchange(ref spares[i], source, null) is null)
+                    {
+                        return;
+                    }
                 }
             }
         }

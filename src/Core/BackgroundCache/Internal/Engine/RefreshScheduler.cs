@@ -27,7 +27,6 @@ internal sealed class RefreshScheduler : IDisposable
     // Timers cap near 49 days; a far due time is waited in steps.
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(7);
 
-    private readonly Lock _gate = new();
     private readonly DueTimeHeap _queue = new();
     private readonly TimeProvider _time;
     private readonly Action<Exception> _onCallbackError;
@@ -46,12 +45,15 @@ internal sealed class RefreshScheduler : IDisposable
             : time.CreateTimer(static state => ((RefreshScheduler)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>Gets the scheduler's lock: its heap's monitor, as a <c>Lock</c> object would cost bytes per single cache (issue #21).</summary>
+    private object Gate => _queue;
+
     /// <summary>Gets the number of items queued (each at most once).</summary>
     public int QueuedCount
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _queue.Count;
             }
@@ -63,7 +65,7 @@ internal sealed class RefreshScheduler : IDisposable
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return _queue.TryPeek(out _, out var ticks) ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
             }
@@ -74,7 +76,7 @@ internal sealed class RefreshScheduler : IDisposable
     public void Schedule<TItem>(TItem item, long dueTicks)
         where TItem : DueTimeHeapItem, ISchedulable
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_disposed)
             {
@@ -99,7 +101,7 @@ internal sealed class RefreshScheduler : IDisposable
             return;
         }
 
-        lock (_gate)
+        lock (Gate)
         {
             // The timer stays armed: if it fires for nothing it re-arms for the next item.
             _queue.Remove(item);
@@ -108,7 +110,7 @@ internal sealed class RefreshScheduler : IDisposable
 
     public void Dispose()
     {
-        lock (_gate)
+        lock (Gate)
         {
             _disposed = true;
             _queue.Clear();
@@ -128,7 +130,7 @@ internal sealed class RefreshScheduler : IDisposable
     {
         List<(ISchedulable Item, long Ticks)>? due = null;
         DateTimeOffset now;
-        lock (_gate)
+        lock (Gate)
         {
             if (_disposed)
             {
