@@ -155,9 +155,6 @@ internal abstract class CacheEngine<T> : IDisposable
     /// <summary>Gets when a parked entry may next be tried (a set's next probe), or null.</summary>
     public virtual DateTimeOffset? ParkedUntil => null;
 
-    /// <summary>Test hook: called when an entry becomes idle with its next wake scheduled.</summary>
-    public Action<CacheEntry<T>>? OnIdle { get; set; }
-
     /// <summary>Reads the options at start; an invalid configuration throws and fails host start, naming the setting.</summary>
     public RefreshingCacheOptions ValidateOptions()
     {
@@ -370,7 +367,10 @@ internal abstract class CacheEngine<T> : IDisposable
         ?? Interlocked.CompareExchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null)
         ?? _drained!;
 
-    public virtual void NotifyIdle(CacheEntry<T> entry) => OnIdle?.Invoke(entry);
+    /// <summary>Called when an entry becomes idle with its next wake scheduled: a single cache's test hook (sets have none).</summary>
+    public virtual void NotifyIdle(CacheEntry<T> entry)
+    {
+    }
 
     private void OnSchedulerCallbackFailed(Exception exception) => Log.SchedulerCallbackFailed(Logger, exception, Name);
 
