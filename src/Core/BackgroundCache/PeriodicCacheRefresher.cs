@@ -99,11 +99,21 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
 
     Task IHostedLifecycleService.StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>Gets the task that runs while the cache runs: from <see cref="StartAsync"/> until <see cref="StopAsync"/> or <see cref="Dispose"/>.</summary>
+    public override Task? ExecuteTask => _running?.Task;
+
     /// <inheritdoc />
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+
+        // Not the base class's start, which runs ExecuteAsync through Task.Run on a token source linked to the host's:
+        // a thread-pool item, a token source and a registration on the host's token per cache, for a task that only marks
+        // the cache as running (10,000s of single caches start one after the other, issue #21).
+        if (_running is null)
+        {
+            _ = ExecuteAsync(CancellationToken.None);
+        }
 
         var engine = Engine;
         var options = engine.Options;
@@ -116,10 +126,8 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     /// <inheritdoc />
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Ends ExecuteAsync's task first, so the base class finds it complete: no wait on the host's token and no
-        // thread-pool hop per cache (10,000s of single caches stop one after the other, issue #21).
+        // Ends the running task (the base class's StopAsync has nothing to stop: its start was not called).
         _running?.TrySetResult();
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_engine is not { } engine)
         {
             return;
@@ -144,6 +152,7 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
             engine.Dispose();
         }
 
+        _running?.TrySetResult(); // disposed without a stop: the running task ends all the same
         base.Dispose();
         GC.SuppressFinalize(this);
     }
@@ -189,10 +198,9 @@ public abstract class PeriodicCacheRefresher<T> : BackgroundService, IRefreshing
     /// <inheritdoc />
     protected sealed override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The engine's timer and fetches do the work; this only marks the service as running until the host stops it
-        // (StopAsync ends it) or its stopping token is cancelled (disposed without a stop). The registration is on this
-        // service's own token source, which goes with the service. Continuations run inline: the only one is the base
-        // class's Task.Run proxy, which then completes before the base StopAsync awaits it (no thread-pool hop per cache).
+        // The engine's timer and fetches do the work; this only marks the service as running. StartAsync calls it with no
+        // token (nothing registered); StopAsync or Dispose ends the task, and so would a token that can be cancelled.
+        // Continuations run inline: the only one is the host's wait on ExecuteTask, which then ends at once.
         var running = new TaskCompletionSource();
         _running = running;
         stoppingToken.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), running);
