@@ -272,6 +272,26 @@ public sealed class PeriodicCacheRefresherTests
     }
 
     [Fact]
+    public async Task StartToken_CancelledAfterStart_LeavesTheCacheRunningUntilStop()
+    {
+        // The start token only aborts a start: the cache holds no token source linked to it. (The base class's start runs
+        // the task through Task.Run on a source linked to that token: cancelled later, the task could end cancelled.)
+        var builder = CacheHarness<string>.CreateBuilder();
+        builder.Services.AddRefreshingCache("a", (_, _) => new ValueTask<string>("v"));
+        using var host = builder.Build();
+        var service = host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Single();
+        using var start = new CancellationTokenSource();
+        await service.StartAsync(start.Token);
+
+        start.Cancel();
+
+        service.ExecuteTask!.IsCompleted.Should().BeFalse("the cache was not stopped");
+        (await host.Services.GetRequiredKeyedService<IRefreshingCache<string>>("a").GetAsync()).Should().Be("v");
+        await service.StopAsync(CancellationToken.None);
+        service.ExecuteTask.IsCompletedSuccessfully.Should().BeTrue();
+    }
+
+    [Fact]
     public async Task MaxStaleness_PlainValueWhileRefreshesFail_IsWithdrawn()
     {
         var upstream = new FakeUpstream<string>(n => $"v{n}");
