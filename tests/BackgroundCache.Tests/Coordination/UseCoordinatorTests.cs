@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using BackgroundCache.Coordination;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -48,6 +49,74 @@ public sealed class UseCoordinatorTests
         {
             coordinators.Add(coordinator);
             return coordinator;
+        }
+    }
+
+    [Fact]
+    public async Task RefreshAsync_JoiningAnAttemptThatEndsWithTheValueAdoptedMeanwhile_GetsOneMoreAttempt()
+    {
+        // The race a Redis follower met under load: its first load was still waiting for the leader when the leader's value
+        // arrived by notification (adopted), and a forced refresh joined that attempt, which then took the same value
+        // from the store. The refresh must bring a newer value, not the one served when it was asked.
+        var coordinator = new Gated();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddSingleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow));
+        builder.Services.AddRefreshingCache<string>("one", (_, _) => ValueTask.FromResult("never called"))
+            .UseCoordinator(_ => coordinator);
+        using var host = builder.Build();
+        await host.StartAsync();
+        var cache = host.Services.GetRequiredKeyedService<IRefreshingCache<string>>("one");
+
+        var first = await coordinator.NextCallAsync(); // the first load, decided on nothing served
+        first.DecidedOn.Should().Be(0);
+        first.Entry.PublishShared("shared", null, 5, force: false); // another instance's value, adopted meanwhile
+        cache.TryGetValue(out var served).Should().BeTrue();
+        served.Should().Be("shared");
+        var refresh = cache.RefreshAsync();
+        first.Answer.SetResult(new CoordinatedResult<string>("shared", 5, fromUpstream: false)); // the store still holds it
+
+        var second = await coordinator.NextCallAsync();
+        second.DecidedOn.Should().Be(5, "one more attempt, decided on the value served when the refresh was asked");
+        refresh.IsCompleted.Should().BeFalse();
+        second.Answer.SetResult(new CoordinatedResult<string>("fresh", 6, fromUpstream: true));
+        (await refresh.WaitAsync(TimeSpan.FromSeconds(30))).Should().Be("fresh");
+
+        // A refresh that joins an attempt decided on the value it saw is answered by that attempt alone.
+        var third = cache.RefreshAsync();
+        var call = await coordinator.NextCallAsync();
+        call.DecidedOn.Should().Be(6);
+        var joined = cache.RefreshAsync();
+        call.Answer.SetResult(new CoordinatedResult<string>("newer", 7, fromUpstream: true));
+        (await third.WaitAsync(TimeSpan.FromSeconds(30))).Should().Be("newer");
+        (await joined.WaitAsync(TimeSpan.FromSeconds(30))).Should().Be("newer");
+        coordinator.Calls.Reader.TryRead(out _).Should().BeFalse("no further attempt");
+        await host.StopAsync();
+    }
+
+    /// <summary>A coordinator whose every refresh waits for the test's answer.</summary>
+    private sealed class Gated : ICacheCoordinator<string>
+    {
+        public Channel<(long DecidedOn, ICoordinatedEntry<string> Entry, TaskCompletionSource<CoordinatedResult<string>> Answer)> Calls { get; } =
+            Channel.CreateUnbounded<(long, ICoordinatedEntry<string>, TaskCompletionSource<CoordinatedResult<string>>)>();
+
+        public async Task<(long DecidedOn, ICoordinatedEntry<string> Entry, TaskCompletionSource<CoordinatedResult<string>> Answer)> NextCallAsync() =>
+            await Calls.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        public ValueTask StartAsync(ICoordinatedValues<string> values, CancellationToken cancellationToken) => default;
+
+        public async ValueTask<CoordinatedResult<string>> RefreshAsync(ICoordinatedEntry<string> entry, Func<CancellationToken, ValueTask<string>> fetch, bool forced, string? rejected, long decidedOnVersion, CancellationToken cancellationToken)
+        {
+            var answer = new TaskCompletionSource<CoordinatedResult<string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Calls.Writer.TryWrite((decidedOnVersion, entry, answer));
+            return await answer.Task.WaitAsync(cancellationToken);
+        }
+
+        public ValueTask RemoveAsync(string key, CancellationToken cancellationToken) => default;
+
+        public ValueTask StopAsync(CancellationToken cancellationToken) => default;
+
+        public void Dispose()
+        {
         }
     }
 

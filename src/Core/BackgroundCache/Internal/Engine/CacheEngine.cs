@@ -26,9 +26,9 @@ internal abstract class CacheEngine<T> : IDisposable
 {
     private static readonly RefreshingCacheOptionsValidator Validator = new();
     private static readonly string ValueTypeName = TypeNames.Of(typeof(T));
+    private static readonly TaskCompletionSource AlreadyDrained = Completed(); // what a stop with nothing running waits on
     private readonly IOptionsMonitor<RefreshingCacheOptions> _optionsMonitor;
     private readonly CancellationTokenSource _stopping = new();
-    private static readonly TaskCompletionSource AlreadyDrained = Completed();
     private TaskCompletionSource? _drained; // created at stop if attempts still run (a running engine holds none)
     private readonly OptionsChanges _optionsChanges;
     private RefreshingCacheOptions? _options;

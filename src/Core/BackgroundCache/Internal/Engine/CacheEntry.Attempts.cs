@@ -374,6 +374,7 @@ internal partial class CacheEntry<T>
         AttemptPlan? again;
         int failuresBefore;
         long servedVersion;
+        long refreshedAfterStale = 0;
         lock (Gate)
         {
             failuresBefore = _failures;
@@ -396,7 +397,7 @@ internal partial class CacheEntry<T>
             }
 
             plan.SourceReusable = LetGoOfSourceLocked(plan, cts); // here, so the attempt's end takes no lock
-            again = AnswerReportAfterAttemptLocked(now, options, ref inflight);
+            again = AnswerReportAfterAttemptLocked(now, options, ref inflight) ?? AnswerRefreshAfterAttemptLocked(now, ref inflight, out refreshedAfterStale);
         }
 
         // "shared": a coordinated instance took the value another instance fetched (no upstream call).
@@ -414,6 +415,11 @@ internal partial class CacheEntry<T>
         if (failuresBefore > 0)
         {
             Log.Recovered(engine.Logger, DisplayName, failuresBefore, servedVersion);
+        }
+
+        if (refreshedAfterStale != 0)
+        {
+            Log.RefreshAfterStaleAttempt(engine.Logger, DisplayName, refreshedAfterStale);
         }
 
         NotifyPublished(published);

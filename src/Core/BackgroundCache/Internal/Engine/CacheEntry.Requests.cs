@@ -21,6 +21,7 @@ internal partial class CacheEntry<T>
             if (_state == EntryState.Running)
             {
                 request = _inflight ??= NewRequest();
+                NoteRefreshDuringAttemptLocked();
             }
             else
             {
@@ -163,6 +164,38 @@ internal partial class CacheEntry<T>
         {
             ReportedDuringAttempt = snapshot;
         }
+    }
+
+    /// <summary>
+    /// Notes the version served when a forced refresh joined the attempt under way: the attempt answers it only with a newer
+    /// one. With a coordinator the attempt may have begun before the value served now (a shared value adopted meanwhile)
+    /// and end by taking that very value from the store; one more attempt then answers the refresh.
+    /// </summary>
+    private void NoteRefreshDuringAttemptLocked()
+    {
+        if (_current is { } served && served.Version > RefreshedDuringAttempt)
+        {
+            RefreshedDuringAttempt = served.Version;
+        }
+    }
+
+    /// <summary>
+    /// After a successful attempt: when a forced refresh joined it and the attempt ended with no newer version than the one
+    /// served when the refresh was asked, one more attempt runs, and the refresh's callers wait for it.
+    /// </summary>
+    private AttemptPlan? AnswerRefreshAfterAttemptLocked(DateTimeOffset now, ref TaskCompletionSource<T>? inflight, out long askedAt)
+    {
+        askedAt = RefreshedDuringAttempt;
+        RefreshedDuringAttempt = 0;
+        if (askedAt == 0 || inflight is null || _state != EntryState.Idle || _pending is not null || (_current?.Version ?? 0) > askedAt)
+        {
+            askedAt = 0;
+            return null;
+        }
+
+        _pending = inflight;
+        inflight = null;
+        return BeginAttemptLocked(now, onTime: false);
     }
 
     /// <summary>

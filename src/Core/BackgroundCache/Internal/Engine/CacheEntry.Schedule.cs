@@ -208,6 +208,7 @@ internal partial class CacheEntry<T>
         PendingRejected = null;
         RunningRejected = plan.Rejected;
         ReportedDuringAttempt = null;
+        RefreshedDuringAttempt = 0;
         _state = EntryState.Running;
         LastAttemptTime = now;
         ArmLocked();

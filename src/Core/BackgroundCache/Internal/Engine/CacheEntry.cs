@@ -93,6 +93,8 @@ internal partial class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISc
 
     private CacheSnapshot<T>? ReportedDuringAttempt { get => _rare?.ReportedDuringAttempt; set => Rare(value is not null)?.ReportedDuringAttempt = value; }
 
+    private long RefreshedDuringAttempt { get => _rare?.RefreshedDuringAttempt ?? 0; set => Rare(value != 0)?.RefreshedDuringAttempt = value; }
+
     private TaskCompletionSource? Changed { get => _rare?.Changed; set => Rare(value is not null)?.Changed = value; }
 
     private Task? Abandoned { get => _rare?.Abandoned; set => Rare(value is not null)?.Abandoned = value; }
@@ -105,7 +107,8 @@ internal partial class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISc
     private RareState? Rare(bool create) => create ? _rare ??= new RareState() : _rare;
 
     /// <summary>
-    /// What most entries never hold: a report's snapshots, the waiters of a first value, a fetch abandoned after its timeout.
+    /// What most entries never hold: a report's snapshots, a forced refresh's version during an attempt, the waiters of a
+    /// first value, a fetch abandoned after its timeout.
     /// Apart from the entry so that a key of a set costs 32 bytes less (issue #21); read and written under the entry's lock.
     /// </summary>
     private sealed class RareState
@@ -115,6 +118,8 @@ internal partial class CacheEntry<T> : DueTimeHeapItem, IRefreshingCache<T>, ISc
         public CacheSnapshot<T>? RunningRejected { get; set; }
 
         public CacheSnapshot<T>? ReportedDuringAttempt { get; set; }
+
+        public long RefreshedDuringAttempt { get; set; }
 
         public TaskCompletionSource? Changed { get; set; }
 

@@ -27,6 +27,7 @@ internal static partial class Log
     public const int AwaitingPushedTicketId = 1032;
     public const int StillAwaitingPushedTicketId = 1033;
     public const int KeyNotFoundId = 1034;
+    public const int RefreshAfterStaleAttemptId = 1035;
     public const int SetOutageStartedId = 1020;
     public const int SetOutageProbeFailedId = 1021;
     public const int SetOutageEndedId = 1022;
@@ -82,6 +83,9 @@ internal static partial class Log
 
     [LoggerMessage(ReportWithinCooldownId, LogLevel.Debug, "Cache '{CacheName}' did not refresh for a report against version {Version}: the upstream answered a report {Age} ago, within InvalidationCooldown ({Cooldown}).")]
     public static partial void ReportWithinCooldown(ILogger logger, string cacheName, long version, TimeSpan age, TimeSpan cooldown);
+
+    [LoggerMessage(RefreshAfterStaleAttemptId, LogLevel.Debug, "Cache '{CacheName}': a forced refresh joined an attempt that ended with no version newer than {Version}, the one served when it was asked (the attempt began before it was adopted); one more attempt answers it.")]
+    public static partial void RefreshAfterStaleAttempt(ILogger logger, string cacheName, long version);
 
     [LoggerMessage(DependencyStillUnavailableId, LogLevel.Debug, "Cache '{CacheName}' refresh failed again ({ConsecutiveFailures} in a row): cache '{Dependency}', which it reads, still has no usable value (logged once; that cache logs its own failures); next attempt in {RetryDelay}.")]
     public static partial void DependencyStillUnavailable(ILogger logger, Exception exception, string cacheName, int consecutiveFailures, string dependency, TimeSpan retryDelay);
