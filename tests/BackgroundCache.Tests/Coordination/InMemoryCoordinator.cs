@@ -63,6 +63,10 @@ internal sealed class InMemoryCoordinator<T> : ICacheCoordinator<T>
         {
             var changed = Volatile.Read(ref _changed).Task;
 
+            // The version served here, read before the store: a request names it (below). Read after, it could be a version
+            // the listener adopted from the store meanwhile, and the leader would answer that request with one more call.
+            var served = Math.Max(decidedOnVersion, entry.Current?.Version ?? 0);
+
             // A stored version newer than the one this refresh was decided on satisfies it: no upstream call.
             if (ReadUsable(key) is { } stored && stored.Version > decidedOnVersion)
             {
@@ -84,7 +88,7 @@ internal sealed class InMemoryCoordinator<T> : ICacheCoordinator<T>
             // Another instance leads: ask it for a value newer than the one served here (a report travels as a report),
             // then wait for the store to change.
             var kind = rejected is null ? StoreEventKind.RefreshRequested : StoreEventKind.Rejected;
-            _store.Send(_space, new StoreEvent(kind, key, Math.Max(decidedOnVersion, entry.Current?.Version ?? 0)));
+            _store.Send(_space, new StoreEvent(kind, key, served));
             try
             {
                 // Re-checks now and then too: a lease that lapses sends no notification.
