@@ -41,6 +41,12 @@ internal static class CoordinatorTestAccess
             set => Access(coordinator).Faults.BeforeRefreshingSuspects = value;
         }
 
+        public bool MessagesLost
+        {
+            get => Access(coordinator).Faults.MessagesLost;
+            set => Access(coordinator).Faults.MessagesLost = value;
+        }
+
         public void PauseRenewal() => Access(coordinator).Faults.RenewalPaused = true;
 
         public void ResumeRenewal() => Access(coordinator).Faults.RenewalPaused = false;

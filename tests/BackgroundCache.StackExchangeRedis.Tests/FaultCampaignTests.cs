@@ -76,7 +76,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 26, 0, 0, 0, TimeSpan.Zero));
         var upstream = new ClassicUpstream(time);
         var prefix = $"campaign:{seed}:";
-        var trace = new CampaignTrace();
+        var trace = new InstanceTrace();
         var nodes = new List<CampaignNode>();
         try
         {
@@ -117,7 +117,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<int> ApplyAsync(Step step, Random random, RedisServer server, ConnectionMultiplexer admin, string prefix, FakeTimeProvider time, ClassicUpstream upstream, List<CampaignNode> nodes, CampaignTrace trace, StringBuilder log)
+    private static async Task<int> ApplyAsync(Step step, Random random, RedisServer server, ConnectionMultiplexer admin, string prefix, FakeTimeProvider time, ClassicUpstream upstream, List<CampaignNode> nodes, InstanceTrace trace, StringBuilder log)
     {
         switch (step)
         {
@@ -262,44 +262,6 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
         time.Advance(target - time.GetUtcNow());
     }
 
-    /// <summary>What every instance of a schedule did during the current step (debug logs and upstream calls), in order.</summary>
-    private sealed class CampaignTrace
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private int _nodes;
-
-        public int NextNodeId() => Interlocked.Increment(ref _nodes);
-
-        /// <summary>Adds a line for instance <paramref name="node"/> (0: the campaign itself).</summary>
-        public void Add(int node, string line) => _lines.Enqueue(string.Create(CultureInfo.InvariantCulture, $"    {_clock.Elapsed.TotalMilliseconds,9:F1} ms {(node == 0 ? "campaign" : $"node{node}")}: {line}"));
-
-        public void Clear() => _lines.Clear();
-
-        public override string ToString() => string.Join('\n', _lines);
-    }
-
-    /// <summary>Writes an instance's logs to the campaign's trace.</summary>
-    private sealed class TraceLoggerProvider(CampaignTrace trace, int node) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new TraceLogger(trace, node);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class TraceLogger(CampaignTrace trace, int node) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-                => trace.Add(node, $"[{logLevel}] {formatter(state, exception)}{(exception is null ? string.Empty : $" ({exception.GetType().Name}: {exception.Message})")}");
-        }
-    }
-
     /// <summary>A plain node whose upstream call can be held or slowed by the campaign.</summary>
     private sealed class CampaignNode : IAsyncDisposable
     {
@@ -317,7 +279,7 @@ public sealed class FaultCampaignTests(ITestOutputHelper output)
 
         public bool IsIdle => Node.Host.Services.GetRequiredKeyedService<PeriodicCacheRefresher<string>>(PlainNode.Name).IsWaiting;
 
-        public static async Task<CampaignNode> StartAsync(RedisServer server, string prefix, FakeTimeProvider time, ClassicUpstream upstream, CampaignTrace trace)
+        public static async Task<CampaignNode> StartAsync(RedisServer server, string prefix, FakeTimeProvider time, ClassicUpstream upstream, InstanceTrace trace)
         {
             var node = new CampaignNode { Id = trace.NextNodeId() };
             node.Node = await PlainNode.StartAsync(

@@ -36,6 +36,35 @@ public sealed class FaultTests
     }
 
     [SkippableFact]
+    public async Task RequestWhoseMessageTheLeaderMisses_ReachesItThroughRedisAtItsNextRenewal_OneUpstreamCall()
+    {
+        await using var server = await RedisServer.StartAsync();
+        var (time, upstream, prefix) = Setup();
+        var callers = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var leader = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => { callers.Enqueue("leader"); return Task.FromResult(upstream.Issue()); });
+        await using var follower = await PlainNode.StartAsync(server.Configuration, prefix, time, _ => { callers.Enqueue("follower"); return Task.FromResult(upstream.Issue()); });
+        leader.Coordinator.IsLeader.Should().BeTrue();
+
+        // The leader's subscription hears nothing (as one still on a dead master after a failover): the follower's message
+        // is lost. Before: the forced refresh waited for a change that never came (FetchTimeout + 2 × LeaseDuration).
+        leader.Coordinator.MessagesLost = true;
+        var refresh = follower.Cache.RefreshAsync();
+
+        // A third of the lease (real time) without an answer: the follower stores its request too; the leader's renewal
+        // (its real-time tick, or this call) takes it and answers it.
+        await using var admin = await server.AdminAsync();
+        var requests = RedisKeyNames.Registration(prefix, PlainNode.Name + ":String") + ":requests";
+        await Eventually.TrueAsync(async () => refresh.IsCompleted || await admin.GetDatabase().KeyExistsAsync(requests));
+        await leader.Coordinator.RenewNowAsync();
+
+        (await refresh.WaitAsync(Guard)).Should().Be("t2");
+        upstream.Calls.Should().Be(2);
+        callers.Should().Equal("leader", "leader");
+        await Eventually.TrueAsync(() => leader.Served == "t2");
+        (await admin.GetDatabase().KeyExistsAsync(requests)).Should().BeFalse("the leader took the stored request");
+    }
+
+    [SkippableFact]
     public async Task DataLoss_TheLeadersNextPollStoresItsValueAgain_AndFollowersConverge()
     {
         await using var server = await RedisServer.StartAsync();

@@ -50,6 +50,12 @@ internal static partial class Log
     [LoggerMessage(3015, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': a refresh request read while this instance served version {SeenVersion} is answered by the stored version {Version}, which a refresh that ended meanwhile stored (no upstream call).")]
     public static partial void RequestAnsweredByStoredValue(ILogger logger, string cacheName, string key, long seenVersion, long version);
 
+    [LoggerMessage(3016, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': a request for a version newer than {Version} went unanswered for a third of the lease; stored it in Redis too, for the leader's next renewal.")]
+    public static partial void RequestStored(ILogger logger, string cacheName, string key, long version);
+
+    [LoggerMessage(3017, LogLevel.Debug, "Cache '{CacheName}' key '{Key}': took a request a follower stored in Redis (its message may not have reached this instance); answering it.")]
+    public static partial void StoredRequestTaken(ILogger logger, string cacheName, string key);
+
     [LoggerMessage(3010, LogLevel.Warning, "Cache '{CacheName}': handling a Redis notification or poll failed; the next poll tries again.")]
     public static partial void MessageFailed(ILogger logger, Exception exception, string cacheName);
 }

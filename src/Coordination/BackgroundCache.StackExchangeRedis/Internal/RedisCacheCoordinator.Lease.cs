@@ -42,9 +42,18 @@ internal sealed partial class RedisCacheCoordinator<T>
         {
             var db = await GetDatabaseAsync().ConfigureAwait(false);
 
-            // A leader whose lease vanished with Redis's data takes it again (it still holds the newest values).
-            await TryAcquireAsync(db, whenFree: true).ConfigureAwait(false);
+            // A leader whose lease vanished with Redis's data takes it again (it still holds the newest values), and takes the
+            // requests followers stored because their messages went unanswered: each is handled as if its message came.
+            Count();
+            var result = (RedisResult[])(await db.ScriptEvaluateAsync(RenewScript, [_leaseKey, _requestsKey], [_owner, (long)_options.LeaseDuration.TotalMilliseconds]).ConfigureAwait(false))!;
+            SetLeader((long)result[0] == 1);
             MarkUp();
+            for (var i = 1; i + 1 < result.Length; i += 2)
+            {
+                var key = (string)result[i]!;
+                Log.StoredRequestTaken(_logger, _name, key);
+                _work.Writer.TryWrite(new Work($"{(string)result[i + 1]!}|{key}", null));
+            }
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {

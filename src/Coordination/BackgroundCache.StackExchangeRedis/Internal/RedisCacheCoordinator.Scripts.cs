@@ -18,6 +18,39 @@ internal sealed partial class RedisCacheCoordinator<T>
         """;
 
     /// <summary>
+    /// The leader's renewal: renews the lease (or re-creates it when Redis lost it) like <see cref="AcquireScript"/>, and
+    /// while it holds the lease takes the requests followers stored in <c>:requests</c> (a request whose channel message
+    /// did not reach the leader). Returns <c>{ok, field, value, field, value, …}</c>.
+    /// </summary>
+    private const string RenewScript = """
+        local current = redis.call('GET', KEYS[1])
+        local ok = 0
+        if current == ARGV[1] then
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          ok = 1
+        elseif not current then
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+          ok = 1
+        end
+        local result = { ok }
+        if ok == 1 then
+          local pending = redis.call('HGETALL', KEYS[2])
+          if #pending > 0 then
+            redis.call('DEL', KEYS[2])
+            for i = 1, #pending do result[i + 1] = pending[i] end
+          end
+        end
+        return result
+        """;
+
+    /// <summary>A follower's request, stored for the leader's next renewal (key → <c>{kind}|{version}</c>), kept for a while.</summary>
+    private const string StoreRequestScript = """
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
+    /// <summary>
     /// Counts a write: the counter (<c>:gen</c>, from a random base when missing) goes up by one and the write's random id
     /// is stored beside it (<c>{count}:{id}</c>), so that a counter restored from an older snapshot, and written again
     /// since, is never mistaken for the one instances saw. Returns <c>{count}:{id}</c>.
@@ -87,6 +120,7 @@ internal sealed partial class RedisCacheCoordinator<T>
     private const string RemoveScript = CountWrite + """
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
+        redis.call('HDEL', KEYS[4], ARGV[1])
         local gen = countWrite(KEYS[3], ARGV[3], ARGV[4])
         redis.call('PUBLISH', ARGV[2], 'd|0|' .. gen .. '|' .. ARGV[1])
         return 1

@@ -47,6 +47,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
     private readonly RedisKey _valuesKey;
     private readonly RedisKey _suspectKey;
     private readonly RedisKey _genKey;
+    private readonly RedisKey _requestsKey;
     private readonly string _fencedKeyPrefix;
     private readonly RedisChannel _channel;
     private readonly string _channelName;
@@ -93,6 +94,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         _valuesKey = prefix + ":values";
         _suspectKey = prefix + ":suspect";
         _genKey = prefix + ":gen";
+        _requestsKey = prefix + ":requests";
         _fencedKeyPrefix = prefix + ":fenced:";
         _channelName = prefix + ":events";
         _channel = RedisChannel.Literal(_channelName);
@@ -101,7 +103,10 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             Interlocked.Increment(ref _messagesReceived);
             var text = message.ToString();
             _faults.OnMessage?.Invoke(text);
-            _work.Writer.TryWrite(new Work(text, null));
+            if (!_faults.MessagesLost)
+            {
+                _work.Writer.TryWrite(new Work(text, null));
+            }
         };
         metrics.Register(this);
     }
@@ -192,6 +197,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         var deadline = Stopwatch.GetTimestamp() + RequestWait();
         var since = Stopwatch.GetTimestamp();
         var db = await GetDatabaseAsync().ConfigureAwait(false);
+        var unanswered = false;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -244,8 +250,19 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             // Another instance leads: ask it (it answers whatever version is named), then wait for a change of this key.
             MarkUp();
             var kind = rejected is null ? "r" : "i";
+            var asked = $"{kind}|{baseline.ToString(CultureInfo.InvariantCulture)}";
+            if (unanswered)
+            {
+                // A request already went unanswered for a third of the lease: its message may not have reached the leader
+                // (a subscription still moving to a new master after a failover). It is also stored, and the leader's
+                // next renewal takes it; the message still goes too. The first request costs one command, as before.
+                Count();
+                await db.ScriptEvaluateAsync(StoreRequestScript, [_requestsKey], [key, asked, (long)(_options.LeaseDuration.TotalMilliseconds * 3)]).ConfigureAwait(false);
+                Log.RequestStored(_logger, _name, key, baseline);
+            }
+
             Count();
-            await db.PublishAsync(_channel, $"{kind}|{baseline.ToString(CultureInfo.InvariantCulture)}|{key}").ConfigureAwait(false);
+            await db.PublishAsync(_channel, $"{asked}|{key}").ConfigureAwait(false);
             Log.Forwarded(_logger, _name, key, baseline, rejected is null ? "refresh due" : "value rejected upstream");
             var left = deadline - Stopwatch.GetTimestamp();
             if (left <= 0)
@@ -254,7 +271,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
             }
 
             var wait = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, TimeSpan.FromTicks(_options.LeaseDuration.Ticks / 3).TotalSeconds));
-            await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false);
+            unanswered = await Task.WhenAny(changed, Task.Delay(wait, TimeProvider.System, cancellationToken)).ConfigureAwait(false) != changed;
         }
     }
 
@@ -265,7 +282,7 @@ internal sealed partial class RedisCacheCoordinator<T> : ICacheCoordinator<T>
         {
             var db = await GetDatabaseAsync().ConfigureAwait(false);
             Count();
-            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey], [key, _channelName, NewGenerationBase(), NewWriteId()]).ConfigureAwait(false);
+            await db.ScriptEvaluateAsync(RemoveScript, [_valuesKey, _suspectKey, _genKey, _requestsKey], [key, _channelName, NewGenerationBase(), NewWriteId()]).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {

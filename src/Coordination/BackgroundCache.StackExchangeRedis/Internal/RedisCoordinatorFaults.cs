@@ -9,6 +9,12 @@ internal sealed class RedisCoordinatorFaults
     /// <summary>Gets or sets a value indicating whether lease renewal is paused, as in a paused process.</summary>
     public volatile bool RenewalPaused;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether channel messages are lost on the way to this instance (seen, then dropped),
+    /// as by a subscription still on a dead master after a failover.
+    /// </summary>
+    public volatile bool MessagesLost;
+
     /// <summary>Gets or sets a callback that sees every channel message as it arrives.</summary>
     public Action<string>? OnMessage { get; set; }
 
