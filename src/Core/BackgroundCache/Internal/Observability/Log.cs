@@ -51,7 +51,7 @@ internal static partial class Log
     [LoggerMessage(InitialLoadTimedOutId, LogLevel.Error, "Cache '{CacheName}' did not load within InitialLoadTimeout ({Timeout}); host start continues and the refresher keeps trying.")]
     public static partial void InitialLoadTimedOut(ILogger logger, string cacheName, TimeSpan timeout);
 
-    [LoggerMessage(RecoveredId, LogLevel.Information, "Cache '{CacheName}' recovered after {Failures} failed attempts; now at version {Version}.")]
+    [LoggerMessage(RecoveredId, LogLevel.Information, "Cache '{CacheName}' recovered at version {Version}, after {Failures} failed attempt(s).")]
     public static partial void Recovered(ILogger logger, string cacheName, int failures, long version);
 
     [LoggerMessage(ObserverFailedId, LogLevel.Warning, "Cache '{CacheName}' could not mirror version {Version}.")]
