@@ -4,17 +4,27 @@ namespace BackgroundCache.StackExchangeRedis.Internal;
 /// <summary>The Lua scripts: each runs atomically in Redis, over keys that share one hash slot.</summary>
 internal sealed partial class RedisCacheCoordinator<T>
 {
-    private const string AcquireScript = """
-        local current = redis.call('GET', KEYS[1])
-        local ok = 0
-        if current == ARGV[1] then
-          redis.call('PEXPIRE', KEYS[1], ARGV[2])
-          ok = 1
-        elseif not current and ARGV[3] == '1' then
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-          ok = 1
+    /// <summary>
+    /// Takes or renews the lease: renews it when <c>owner</c> holds it, takes it when it is free and <c>whenFree</c> is
+    /// set. Returns 1 when <c>owner</c> holds the lease afterwards, otherwise 0.
+    /// </summary>
+    private const string AcquireLease = """
+        local function acquireLease(key, owner, ms, whenFree)
+          local current = redis.call('GET', key)
+          if current == owner then
+            redis.call('PEXPIRE', key, ms)
+            return 1
+          elseif not current and whenFree then
+            redis.call('SET', key, owner, 'PX', ms)
+            return 1
+          end
+          return 0
         end
-        return ok
+
+        """;
+
+    private const string AcquireScript = AcquireLease + """
+        return acquireLease(KEYS[1], ARGV[1], ARGV[2], ARGV[3] == '1')
         """;
 
     /// <summary>
@@ -22,16 +32,8 @@ internal sealed partial class RedisCacheCoordinator<T>
     /// while it holds the lease takes the requests followers stored in <c>:requests</c> (a request whose channel message
     /// did not reach the leader). Returns <c>{ok, field, value, field, value, …}</c>.
     /// </summary>
-    private const string RenewScript = """
-        local current = redis.call('GET', KEYS[1])
-        local ok = 0
-        if current == ARGV[1] then
-          redis.call('PEXPIRE', KEYS[1], ARGV[2])
-          ok = 1
-        elseif not current then
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-          ok = 1
-        end
+    private const string RenewScript = AcquireLease + """
+        local ok = acquireLease(KEYS[1], ARGV[1], ARGV[2], true)
         local result = { ok }
         if ok == 1 then
           local pending = redis.call('HGETALL', KEYS[2])
